@@ -1,0 +1,40 @@
+//! The results bucket's layout. Every key is built here from a [`RunId`], so
+//! no program formats a key by hand.
+
+use crate::RunId;
+
+pub const JOBS_PREFIX: &str = "jobs/";
+
+pub fn input(run_id: &RunId) -> String {
+    format!("{JOBS_PREFIX}{run_id}/input.json")
+}
+
+pub fn status(run_id: &RunId) -> String {
+    format!("{JOBS_PREFIX}{run_id}/status.json")
+}
+
+pub fn result(run_id: &RunId) -> String {
+    format!("{JOBS_PREFIX}{run_id}/result.json")
+}
+
+/// The run id a `jobs/{run_id}/status.json` key belongs to, if it is one.
+pub fn run_id_of_status_key(key: &str) -> Option<RunId> {
+    let rest = key.strip_prefix(JOBS_PREFIX)?.strip_suffix("/status.json")?;
+    RunId::parse(rest).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_the_contract() {
+        let id = RunId::parse("r1").unwrap();
+        assert_eq!(input(&id), "jobs/r1/input.json");
+        assert_eq!(status(&id), "jobs/r1/status.json");
+        assert_eq!(result(&id), "jobs/r1/result.json");
+        assert_eq!(run_id_of_status_key("jobs/r1/status.json"), Some(id));
+        assert_eq!(run_id_of_status_key("jobs/r1/result.json"), None);
+        assert_eq!(run_id_of_status_key("jobs/../status.json"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! The job model every program shares: what a job request is, the status
+//! document and its forward-only state machine, where things live in the
+//! results bucket, what a valid `run_id` is, the queue message, and a checker
+//! that proves a job-shop schedule is real.
+//!
+//! Nothing here talks to AWS: it is pure data and rules, so that the API, the
+//! trigger, the worker and the deployer agree by construction.
+
+pub mod check;
+pub mod error;
+pub mod jobshop;
+pub mod keys;
+pub mod message;
+pub mod request;
+pub mod run_id;
+pub mod status;
+
+pub use check::{CheckError, check_schedule};
+pub use error::ErrorInfo;
+pub use jobshop::{JobShop, JobShopResult, Operation, ScheduledOp, SolverInfo};
+pub use message::QueueMessage;
+pub use request::{JobRequest, RequestError};
+pub use run_id::{RunId, RunIdError};
+pub use status::{Progress, State, StatusDoc, TransitionError};

@@ -1,0 +1,208 @@
+//! A job request as clients send it (`POST /runs`), validated field by field
+//! so that every refusal names the field and says what to send instead.
+
+use crate::jobshop::{JobShop, Operation};
+use crate::{ErrorInfo, RunId};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const DEFAULT_TIME_LIMIT_S: f64 = 60.0;
+/// A week: past this a limit is a typo (milliseconds for seconds), not a plan.
+pub const MAX_TIME_LIMIT_S: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A validated request. `problem` is kept exactly as it came, because an
+/// external solver receives it unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRequest {
+    pub problem: Value,
+    pub time_limit_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    pub code: &'static str,
+    pub field: String,
+    pub message: String,
+}
+
+impl RequestError {
+    fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code, field: field.into(), message: message.into() }
+    }
+
+    pub fn to_error_info(&self) -> ErrorInfo {
+        ErrorInfo::new(self.code, self.to_string())
+    }
+}
+
+const KNOWN_FIELDS: [&str; 3] = ["problem", "time_limit_s", "run_id"];
+
+impl JobRequest {
+    pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| RequestError::new("INVALID_JSON", "body", format!("the body is not valid JSON ({e})")))?;
+        Self::from_value(value)
+    }
+
+    pub fn from_value(value: Value) -> Result<Self, RequestError> {
+        let Value::Object(mut obj) = value else {
+            return Err(RequestError::new("INVALID_REQUEST", "body", "expected a JSON object with `problem` and `time_limit_s`"));
+        };
+        if let Some(unknown) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+            return Err(RequestError::new(
+                "UNKNOWN_FIELD",
+                unknown.clone(),
+                format!("unknown field; a job request has only {}", KNOWN_FIELDS.join(", ")),
+            ));
+        }
+        let problem = obj
+            .remove("problem")
+            .ok_or_else(|| RequestError::new("MISSING_FIELD", "problem", "missing: give the problem to solve, e.g. {\"kind\": \"jobshop\", \"jobs\": [...]}"))?;
+        let time_limit_s = match obj.remove("time_limit_s") {
+            None | Some(Value::Null) => DEFAULT_TIME_LIMIT_S,
+            Some(Value::Number(n)) => {
+                let t = n.as_f64().unwrap_or(f64::NAN);
+                if !(t > 0.0 && t <= MAX_TIME_LIMIT_S) {
+                    return Err(RequestError::new(
+                        "INVALID_FIELD",
+                        "time_limit_s",
+                        format!("{n} is out of range: give seconds, more than 0 and at most {MAX_TIME_LIMIT_S}"),
+                    ));
+                }
+                t
+            }
+            Some(other) => return Err(RequestError::new("INVALID_FIELD", "time_limit_s", format!("expected a number of seconds, found {}", type_name(&other)))),
+        };
+        let run_id = match obj.remove("run_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(RunId::parse(&s).map_err(|e| RequestError::new("INVALID_RUN_ID", "run_id", e.to_string()))?),
+            Some(other) => return Err(RequestError::new("INVALID_RUN_ID", "run_id", format!("expected a string, found {}", type_name(&other)))),
+        };
+        let request = Self { problem, time_limit_s, run_id };
+        request.jobshop()?;
+        Ok(request)
+    }
+
+    /// The job-shop instance this request describes, validated.
+    pub fn jobshop(&self) -> Result<JobShop, RequestError> {
+        let Value::Object(p) = &self.problem else {
+            return Err(RequestError::new("INVALID_PROBLEM", "problem", format!("expected an object, found {}", type_name(&self.problem))));
+        };
+        match p.get("kind") {
+            Some(Value::String(k)) if k == "jobshop" => {}
+            Some(Value::String(k)) => {
+                return Err(RequestError::new("UNSUPPORTED_PROBLEM", "problem.kind", format!("{k:?} is not a problem kind this service solves; use \"jobshop\"")));
+            }
+            _ => return Err(RequestError::new("INVALID_PROBLEM", "problem.kind", "missing: set \"kind\": \"jobshop\"")),
+        }
+        let invalid = |e: crate::jobshop::ProblemError| RequestError::new("INVALID_PROBLEM", e.location, e.message);
+        match p.get("format") {
+            Some(Value::String(f)) if f == "orlib" => match p.get("text") {
+                Some(Value::String(text)) => JobShop::parse_orlib(text).map_err(|e| RequestError::new("INVALID_PROBLEM", format!("problem.text {}", e.location), e.message)),
+                _ => Err(RequestError::new("INVALID_PROBLEM", "problem.text", "missing: the OR-Library instance as a string")),
+            },
+            Some(Value::String(f)) if f == "json" => jobs_from_json(p).and_then(|(j, m)| JobShop::new(j, m).map_err(invalid)),
+            None => jobs_from_json(p).and_then(|(j, m)| JobShop::new(j, m).map_err(invalid)),
+            Some(other) => Err(RequestError::new("INVALID_PROBLEM", "problem.format", format!("{other} is not a known format; use \"orlib\" or leave it out for JSON jobs"))),
+        }
+    }
+}
+
+fn jobs_from_json(p: &Map<String, Value>) -> Result<(Vec<Vec<Operation>>, Option<usize>), RequestError> {
+    let bad = |field: String, msg: String| RequestError::new("INVALID_PROBLEM", field, msg);
+    let machines = match p.get("machines") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().and_then(|m| usize::try_from(m).ok()).ok_or_else(|| bad("problem.machines".into(), format!("expected a positive whole number, found {v}")))?),
+    };
+    let Some(jobs) = p.get("jobs") else {
+        return Err(bad("problem.jobs".into(), "missing: a list of jobs, each a list of {\"machine\", \"duration\"}".into()));
+    };
+    let Value::Array(jobs) = jobs else {
+        return Err(bad("problem.jobs".into(), format!("expected a list of jobs, found {}", type_name(jobs))));
+    };
+    let mut out = Vec::with_capacity(jobs.len());
+    for (j, job) in jobs.iter().enumerate() {
+        let Value::Array(ops) = job else {
+            return Err(bad(format!("problem.jobs[{j}]"), format!("expected a list of operations, found {}", type_name(job))));
+        };
+        let mut parsed = Vec::with_capacity(ops.len());
+        for (k, op) in ops.iter().enumerate() {
+            let at = format!("problem.jobs[{j}][{k}]");
+            let Value::Object(o) = op else {
+                return Err(bad(at, format!("expected {{\"machine\", \"duration\"}}, found {}", type_name(op))));
+            };
+            let machine = match o.get("machine") {
+                Some(v) => v.as_u64().and_then(|m| usize::try_from(m).ok()).ok_or_else(|| bad(format!("{at}.machine"), format!("expected a machine number from 0, found {v}")))?,
+                None => return Err(bad(format!("{at}.machine"), "missing".into())),
+            };
+            let duration = match o.get("duration") {
+                Some(v) => v.as_i64().ok_or_else(|| bad(format!("{at}.duration"), format!("expected a whole number, found {v}")))?,
+                None => return Err(bad(format!("{at}.duration"), "missing".into())),
+            };
+            parsed.push(Operation { machine, duration });
+        }
+        out.push(parsed);
+    }
+    Ok((out, machines))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(body: &str) -> (String, &'static str) {
+        let e = JobRequest::from_slice(body.as_bytes()).unwrap_err();
+        (e.field, e.code)
+    }
+
+    const OK: &str = r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":3600,"run_id":"client-1"}"#;
+
+    #[test]
+    fn accepts_both_forms_of_the_contract() {
+        let r = JobRequest::from_slice(OK.as_bytes()).unwrap();
+        assert_eq!(r.run_id.as_ref().unwrap().as_str(), "client-1");
+        assert_eq!(r.jobshop().unwrap().machines, 2);
+        let r = JobRequest::from_slice(br#"{"problem":{"kind":"jobshop","format":"orlib","text":"2 2\n0 3 1 2\n1 4 0 1\n"},"time_limit_s":60}"#).unwrap();
+        assert_eq!(r.jobshop().unwrap().jobs[1][1].duration, 1);
+        assert!(JobRequest::from_slice(br#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1}]]}}"#).unwrap().time_limit_s > 0.0);
+    }
+
+    #[test]
+    fn every_refusal_names_its_field() {
+        assert_eq!(field_of("{"), ("body".into(), "INVALID_JSON"));
+        assert_eq!(field_of("[]"), ("body".into(), "INVALID_REQUEST"));
+        assert_eq!(field_of("{}"), ("problem".into(), "MISSING_FIELD"));
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1}]]},"time_limit":5}"#).0, "time_limit");
+        assert_eq!(field_of(r#"{"problem":{"kind":"tsp"}}"#), ("problem.kind".into(), "UNSUPPORTED_PROBLEM"));
+        assert_eq!(field_of(r#"{"problem":{"jobs":[]}}"#).0, "problem.kind");
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","jobs":[]}}"#).0, "problem.jobs");
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","jobs":"x"}}"#).0, "problem.jobs");
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":"0","duration":1}]]}}"#).0, "problem.jobs[0][0].machine");
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":-1,"duration":1}]]}}"#).0, "problem.jobs[0][0].machine");
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","machines":2,"jobs":[[{"machine":5,"duration":1}]]}}"#).0, "problem.jobs[0][0].machine");
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1.5}]]}}"#).0, "problem.jobs[0][0].duration");
+        for t in ["-1", "0", "1e12", "\"60\"", "true"] {
+            let body = format!(r#"{{"problem":{{"kind":"jobshop","jobs":[[{{"machine":0,"duration":1}}]]}},"time_limit_s":{t}}}"#);
+            assert_eq!(field_of(&body).0, "time_limit_s", "{t}");
+        }
+        for id in ["\"../x\"", "\"ünï\"", "5", &format!("\"{}\"", "a".repeat(1024))] {
+            let body = format!(r#"{{"problem":{{"kind":"jobshop","jobs":[[{{"machine":0,"duration":1}}]]}},"run_id":{id}}}"#);
+            assert_eq!(field_of(&body), ("run_id".into(), "INVALID_RUN_ID"), "{id}");
+        }
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","format":"orlib","text":"2 2\n0 1 1 1\n"}}"#).0, "problem.text line 3");
+    }
+}
