@@ -1,1 +1,22 @@
+//! The results bucket and the runtime's configuration as every program sees
+//! them. Status writes are conditional (`If-None-Match: *` to create,
+//! `If-Match: <etag>` to change), so two writers never silently overwrite
+//! each other: a lost race is re-read and decided again.
 
+pub mod aws;
+pub mod env;
+mod store;
+
+pub use store::{Store, StoreError, Update, UpdateOutcome};
+
+/// The current time, the single clock every status stamp comes from.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// Logs as CloudWatch and ECS want them: plain lines, no colour, `RUST_LOG`
+/// to filter (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(false).try_init();
+}

@@ -1,1 +1,56 @@
-fn main(){}
+//! `solve FILE --time-limit SECONDS [--threads N] [--seed S] [--json]`
+
+use anyhow::Context;
+use clap::Parser;
+use job_model::JobShop;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Solve a job-shop instance (OR-Library standard format) and print the makespan")]
+struct Args {
+    /// Instance file in OR-Library "standard" format
+    file: std::path::PathBuf,
+    /// Stop after this many seconds
+    #[arg(long, default_value_t = 10.0)]
+    time_limit: f64,
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the full result document (DESIGN.md), schedule included
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.time_limit > 0.0 && args.time_limit.is_finite(), "--time-limit must be a positive number of seconds");
+    anyhow::ensure!(args.threads >= 1, "--threads must be at least 1");
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("failed to read {}", args.file.display()))?;
+    let problem = JobShop::parse_orlib(&text).with_context(|| format!("{} is not a valid instance", args.file.display()))?;
+    let params = jobshop::Params { time_limit: Duration::from_secs_f64(args.time_limit), threads: args.threads, seed: args.seed };
+    let time_to_best = Mutex::new(0.0);
+    let result = jobshop::solve(&problem, &params, &AtomicBool::new(false), &|imp| {
+        *time_to_best.lock().expect("not poisoned") = imp.elapsed_s;
+    });
+    job_model::check_schedule(&problem, &result).context("internal error: the solver produced an invalid schedule")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        let t = *time_to_best.lock().expect("not poisoned");
+        println!("makespan {} lower_bound {} optimal {} time_to_best {:.3}s elapsed {:.3}s", result.makespan, result.lower_bound, result.optimal, t, result.solver.elapsed_s);
+    }
+    Ok(())
+}

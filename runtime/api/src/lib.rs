@@ -1,0 +1,38 @@
+//! The API Lambda behind a Function URL (payload format 2.0):
+//! `POST /runs`, `GET /runs/{run_id}`, `GET /runs/{run_id}/result`.
+
+mod respond;
+mod routes;
+
+use job_store::{Store, env};
+pub use respond::MAX_BODY_BYTES;
+pub use routes::handle;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bucket: String,
+    pub queue_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, env::EnvError> {
+        Ok(Self {
+            bucket: env::required("S3_RESULTS_BUCKET", "the results bucket's name")?,
+            queue_url: env::required("SQS_QUEUE_URL", "the job queue's URL")?,
+        })
+    }
+}
+
+/// Everything a request needs, built once per Lambda instance.
+#[derive(Clone)]
+pub struct Api {
+    pub store: Store,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+impl Api {
+    pub fn new(config: &Config, s3: aws_sdk_s3::Client, sqs: aws_sdk_sqs::Client) -> Self {
+        Self { store: Store::new(s3, &config.bucket), sqs, queue_url: config.queue_url.clone() }
+    }
+}

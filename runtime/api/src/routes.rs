@@ -1,0 +1,160 @@
+use crate::Api;
+use crate::respond::{MAX_BODY_BYTES, error, json, raw_json};
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use base64::Engine;
+use job_model::message::MAX_INLINE_BYTES;
+use job_model::{ErrorInfo, JobRequest, QueueMessage, RunId, StatusDoc, keys};
+use job_store::{Update, aws::describe};
+use serde_json::json;
+
+pub async fn handle(api: &Api, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+    let method = req.request_context.http.method.clone().unwrap_or_default().to_ascii_uppercase();
+    let path = req.raw_path.clone().unwrap_or_default();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let response = match (method.as_str(), segments.as_slice()) {
+        ("POST", ["runs"]) => submit(api, &req).await,
+        ("GET", ["runs", id]) => with_run_id(id, |id| get_status(api, id)).await,
+        ("GET", ["runs", id, "result"]) => with_run_id(id, |id| get_result(api, id)).await,
+        (_, ["runs"] | ["runs", _] | ["runs", _, "result"]) => {
+            error(405, "METHOD_NOT_ALLOWED", format!("{method} is not allowed on {path}; use POST /runs or GET /runs/{{run_id}}[/result]"))
+        }
+        _ => error(404, "NOT_FOUND", format!("no route {path}; use POST /runs, GET /runs/{{run_id}}, GET /runs/{{run_id}}/result")),
+    };
+    tracing::info!(%method, %path, status = response.status_code, "handled");
+    response
+}
+
+async fn with_run_id<F, Fut>(raw: &str, f: F) -> LambdaFunctionUrlResponse
+where
+    F: FnOnce(RunId) -> Fut,
+    Fut: Future<Output = LambdaFunctionUrlResponse>,
+{
+    match RunId::parse(raw) {
+        Ok(id) => f(id).await,
+        Err(e) => error(400, "INVALID_RUN_ID", e.to_string()),
+    }
+}
+
+fn body_bytes(req: &LambdaFunctionUrlRequest) -> Result<Vec<u8>, LambdaFunctionUrlResponse> {
+    let body = req.body.as_deref().unwrap_or_default();
+    // Base64 grows a body by 4/3: check the decoded size, but refuse early an
+    // encoding that cannot decode to less than the limit.
+    if body.len() > MAX_BODY_BYTES * 4 / 3 + 4 {
+        return Err(too_large(body.len()));
+    }
+    let bytes = if req.is_base64_encoded {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| error(400, "INVALID_BODY", format!("the body is marked base64 but does not decode ({e})")))?
+    } else {
+        body.as_bytes().to_vec()
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(too_large(bytes.len()));
+    }
+    Ok(bytes)
+}
+
+fn too_large(len: usize) -> LambdaFunctionUrlResponse {
+    error(413, "TOO_LARGE", format!("the body is {len} bytes; at most {MAX_BODY_BYTES} are accepted"))
+}
+
+fn status_url(req: &LambdaFunctionUrlRequest, run_id: &RunId) -> String {
+    let proto = req.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("https");
+    match req.request_context.domain_name.as_deref() {
+        Some(domain) if !domain.is_empty() => format!("{proto}://{domain}/runs/{run_id}"),
+        _ => format!("/runs/{run_id}"),
+    }
+}
+
+async fn submit(api: &Api, req: &LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+    let body = match body_bytes(req) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let mut request = match JobRequest::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return json(400, &json!({"error": {"code": e.code, "message": e.to_string(), "field": e.field}})),
+    };
+    let run_id = request.run_id.clone().unwrap_or_else(|| RunId::from_uuid(uuid::Uuid::new_v4()));
+    request.run_id = Some(run_id.clone());
+
+    // The status document is the claim on the run id: created first, with
+    // If-None-Match, so a reused id changes nothing and answers 409.
+    match api.store.create_status(&StatusDoc::queued(run_id.clone(), job_store::now())).await {
+        Ok(true) => {}
+        Ok(false) => return error(409, "RUN_ID_TAKEN", format!("run_id {run_id} is already used; choose another or omit it")),
+        Err(e) => return unavailable(&e),
+    }
+    if let Err(e) = enqueue(api, &run_id, &request).await {
+        // The job exists but could not be queued: say so in its status rather
+        // than leave a QUEUED job that nothing will ever run.
+        let reason = ErrorInfo::new("ENQUEUE_FAILED", format!("the job could not be queued: {e}"));
+        let _ = api
+            .store
+            .update_status(&run_id, |doc| {
+                let mut next = doc.clone();
+                match next.fail(reason.clone(), job_store::now()) {
+                    Ok(()) => Update::Write(next),
+                    Err(_) => Update::Keep,
+                }
+            })
+            .await;
+        return error(503, "ENQUEUE_FAILED", format!("run {run_id} was recorded as FAILED: {e}; submit again with a new run_id"));
+    }
+    json(202, &json!({"run_id": run_id, "status_url": status_url(req, &run_id)}))
+}
+
+async fn enqueue(api: &Api, run_id: &RunId, request: &JobRequest) -> Result<(), String> {
+    let inline = QueueMessage { run_id: run_id.clone(), request: Some(serde_json::to_value(request).map_err(|e| e.to_string())?) };
+    let body = inline.to_body();
+    let body = if body.len() <= MAX_INLINE_BYTES {
+        body
+    } else {
+        let input = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        api.store.put(&keys::input(run_id), input).await.map_err(|e| e.to_string())?;
+        QueueMessage { run_id: run_id.clone(), request: None }.to_body()
+    };
+    api.sqs
+        .send_message()
+        .queue_url(&api.queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("sqs SendMessage to {} failed: {}", api.queue_url, describe(&e)))
+}
+
+async fn get_status(api: &Api, run_id: RunId) -> LambdaFunctionUrlResponse {
+    match api.store.read_status(&run_id).await {
+        Ok(Some((doc, _))) => json(200, &doc),
+        Ok(None) => error(404, "NOT_FOUND", format!("no run {run_id}")),
+        Err(e) => unavailable(&e),
+    }
+}
+
+async fn get_result(api: &Api, run_id: RunId) -> LambdaFunctionUrlResponse {
+    let doc = match api.store.read_status(&run_id).await {
+        Ok(Some((doc, _))) => doc,
+        Ok(None) => return error(404, "NOT_FOUND", format!("no run {run_id}")),
+        Err(e) => return unavailable(&e),
+    };
+    if !doc.state.is_terminal() {
+        return error(409, "NOT_FINISHED", format!("run {run_id} is {}; ask again when it has finished", doc.state));
+    }
+    let Some(key) = doc.result_key.clone() else {
+        let why = doc.error.as_ref().map(ToString::to_string).unwrap_or_else(|| "no reason recorded".into());
+        return error(409, "NO_RESULT", format!("run {run_id} ended {} without a result ({why})", doc.state));
+    };
+    match api.store.get(&key).await {
+        Ok(Some((bytes, _))) => raw_json(200, bytes),
+        Ok(None) => error(409, "NO_RESULT", format!("run {run_id} is {} but {key} is missing", doc.state)),
+        Err(e) => unavailable(&e),
+    }
+}
+
+fn unavailable(e: &job_store::StoreError) -> LambdaFunctionUrlResponse {
+    tracing::error!(error = %e, "storage unavailable");
+    error(503, "STORAGE_UNAVAILABLE", format!("{e}; try again"))
+}
+

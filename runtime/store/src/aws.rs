@@ -1,0 +1,50 @@
+//! SDK configuration from the standard chain (`AWS_ENDPOINT_URL`,
+//! `AWS_PROFILE`, `AWS_REGION`, credentials): the only thing that decides
+//! whether a program talks to AWS or to a local emulator.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+pub async fn load() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// S3 addresses buckets by host name (`bucket.s3.amazonaws.com`). A custom
+/// endpoint (an emulator, MinIO) has no such host names, so path-style is used
+/// there and only there; the AWS path is unchanged.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// The HTTP status of a failed SDK call, when it got that far.
+pub fn http_status<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> Option<u16>
+where
+    R: HttpStatus,
+{
+    err.raw_response().map(HttpStatus::status_code)
+}
+
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// An SDK error with its whole cause chain, for messages and logs.
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let t = e.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        source = e.source();
+    }
+    s
+}

@@ -1,0 +1,118 @@
+//! The Trigger Lambda: an SQS batch in, at most one Fargate task per job out,
+//! and an `SQSBatchResponse` naming the messages to try again.
+//!
+//! One task per job comes from the status document, not from RunTask's
+//! `clientToken` alone: the token lasts 24 hours on AWS and the emulator
+//! ignores it, while the conditional QUEUED→STARTING write holds for ever.
+
+mod backoff;
+mod config;
+mod launch;
+mod message;
+
+pub use backoff::backoff_seconds;
+pub use config::Config;
+pub use launch::{STARTED_BY_DEFAULT, idempotency_token};
+pub use message::Outcome;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use job_store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone)]
+pub struct Trigger {
+    pub(crate) config: Arc<Config>,
+    pub(crate) store: Store,
+    pub(crate) ecs: aws_sdk_ecs::Client,
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    queue_urls: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Trigger {
+    pub fn new(config: Config, s3: aws_sdk_s3::Client, ecs: aws_sdk_ecs::Client, sqs: aws_sdk_sqs::Client) -> Self {
+        let store = Store::new(s3, &config.bucket);
+        Self { config: Arc::new(config), store, ecs, sqs, queue_urls: Arc::default() }
+    }
+
+    /// Handles every record concurrently; a record that must be tried again is
+    /// first given a short visibility (the queue's own is 12 hours), then
+    /// reported as a batch item failure.
+    pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut tasks = tokio::task::JoinSet::new();
+        for record in event.records {
+            let this = self.clone();
+            tasks.spawn(async move {
+                let id = record.message_id.clone().unwrap_or_default();
+                let outcome = this.handle_record(&record).await;
+                match &outcome {
+                    Outcome::Done(what) => tracing::info!(message_id = %id, "{what}"),
+                    Outcome::Retry { reason, .. } => tracing::warn!(message_id = %id, "will retry: {reason}"),
+                    Outcome::Malformed { reason } => tracing::error!(message_id = %id, "malformed, sending towards the DLQ: {reason}"),
+                }
+                let visibility = match &outcome {
+                    Outcome::Done(_) => return None,
+                    Outcome::Retry { delay_s, .. } => *delay_s,
+                    // Seen again at once, so it reaches maxReceiveCount and the
+                    // DLQ in seconds instead of 12-hour steps.
+                    Outcome::Malformed { .. } => 0,
+                };
+                if let Err(e) = this.set_visibility(&record, visibility).await {
+                    tracing::error!(message_id = %id, "could not shorten visibility to {visibility}s: {e}");
+                }
+                Some(id)
+            });
+        }
+        let mut response = SqsBatchResponse::default();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Some(id)) => {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id;
+                    response.batch_item_failures.push(failure);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!("record handler panicked: {e}"),
+            }
+        }
+        response
+    }
+
+    async fn set_visibility(&self, record: &aws_lambda_events::event::sqs::SqsMessage, seconds: i32) -> Result<(), String> {
+        let arn = record.event_source_arn.as_deref().ok_or("record has no eventSourceARN")?;
+        let handle = record.receipt_handle.as_deref().ok_or("record has no receiptHandle")?;
+        let url = self.queue_url(arn).await?;
+        self.sqs
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| job_store::aws::describe(&e))
+    }
+
+    /// `arn:aws:sqs:REGION:ACCOUNT:NAME` to its URL, asked of SQS once per
+    /// queue and instance (the URL's host differs by partition and endpoint).
+    async fn queue_url(&self, arn: &str) -> Result<String, String> {
+        if let Some(url) = self.queue_urls.lock().expect("queue url cache").get(arn) {
+            return Ok(url.clone());
+        }
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [_, _, "sqs", _, account, name] = parts[..] else {
+            return Err(format!("{arn} is not an SQS queue ARN"));
+        };
+        let out = self
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(|e| job_store::aws::describe(&e))?;
+        let url = out.queue_url().ok_or("GetQueueUrl returned no URL")?.to_owned();
+        self.queue_urls.lock().expect("queue url cache").insert(arn.to_owned(), url.clone());
+        Ok(url)
+    }
+}
