@@ -1,0 +1,175 @@
+//! The API handler, called with Function URL events in the official format,
+//! against real S3 and SQS in moto.
+
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use job_model::{JobShopResult, QueueMessage, RunId, State, StatusDoc, keys};
+use serde_json::{Value, json};
+use solver_api::{Api, Config};
+use testkit::Env;
+
+const FIXTURE: &str = include_str!("fixtures/function-url-post.json");
+const SMALL_JOB: &str = r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":30}"#;
+
+fn event(method: &str, path: &str, body: Option<&str>) -> LambdaFunctionUrlRequest {
+    let mut v: Value = serde_json::from_str(FIXTURE).unwrap();
+    v["rawPath"] = json!(path);
+    v["requestContext"]["http"]["method"] = json!(method);
+    v["requestContext"]["http"]["path"] = json!(path);
+    v["body"] = body.map_or(Value::Null, |b| json!(b));
+    serde_json::from_value(v).unwrap()
+}
+
+fn api(env: &Env) -> Api {
+    Api::new(&Config { bucket: env.bucket.clone(), queue_url: env.queue_url.clone() }, env.s3.clone(), env.sqs.clone())
+}
+
+fn body(r: &LambdaFunctionUrlResponse) -> Value {
+    serde_json::from_str(r.body.as_deref().unwrap_or("null")).unwrap()
+}
+
+#[tokio::test]
+async fn a_submitted_job_is_queued_with_its_status() {
+    let env = Env::new().await;
+    let r = solver_api::handle(&api(&env), event("POST", "/runs", Some(SMALL_JOB))).await;
+    assert_eq!(r.status_code, 202, "{:?}", r.body);
+    let b = body(&r);
+    let run_id = RunId::parse(b["run_id"].as_str().unwrap()).unwrap();
+    assert_eq!(run_id.as_str().len(), 36, "a UUID v4");
+    assert_eq!(b["status_url"], format!("https://abcdefghijklmnopqrstuvwxyz.lambda-url.us-east-1.on.aws/runs/{run_id}"));
+
+    let (status, _) = env.store().read_status(&run_id).await.unwrap().unwrap();
+    assert_eq!(status.state, State::Queued);
+    let messages = env.receive(&env.queue_url, 10).await;
+    assert_eq!(messages.len(), 1);
+    let message = QueueMessage::parse(messages[0].body().unwrap()).unwrap();
+    assert_eq!(message.run_id, run_id);
+    assert_eq!(message.request.unwrap()["problem"]["kind"], "jobshop", "a small job travels inline");
+    assert!(!env.job_keys().await.contains(&keys::input(&run_id)));
+
+    let r = solver_api::handle(&api(&env), event("GET", &format!("/runs/{run_id}"), None)).await;
+    assert_eq!(r.status_code, 200);
+    assert_eq!(serde_json::from_value::<StatusDoc>(body(&r)).unwrap().state, State::Queued);
+}
+
+#[tokio::test]
+async fn a_reused_run_id_answers_409_and_changes_nothing() {
+    let env = Env::new().await;
+    let job = SMALL_JOB.replace("\"time_limit_s\":30", "\"time_limit_s\":30,\"run_id\":\"client-7\"");
+    assert_eq!(solver_api::handle(&api(&env), event("POST", "/runs", Some(&job))).await.status_code, 202);
+    let before = env.store().get(&keys::status(&RunId::parse("client-7").unwrap())).await.unwrap().unwrap();
+    let r = solver_api::handle(&api(&env), event("POST", "/runs", Some(&job))).await;
+    assert_eq!(r.status_code, 409);
+    assert_eq!(body(&r)["error"]["code"], "RUN_ID_TAKEN");
+    let after = env.store().get(&keys::status(&RunId::parse("client-7").unwrap())).await.unwrap().unwrap();
+    assert_eq!(before, after);
+    assert_eq!(env.receive(&env.queue_url, 10).await.len(), 1, "one message, from the first submission");
+}
+
+#[tokio::test]
+async fn every_bad_request_gets_its_4xx_and_nothing_is_written() {
+    let env = Env::new().await;
+    let big = format!("{{\"problem\":{{\"kind\":\"jobshop\",\"pad\":\"{}\"}}}}", "x".repeat(solver_api::MAX_BODY_BYTES));
+    let cases: Vec<(String, u16, &str)> = vec![
+        ("{not json".into(), 400, "INVALID_JSON"),
+        ("[1,2]".into(), 400, "INVALID_REQUEST"),
+        ("{}".into(), 400, "MISSING_FIELD"),
+        (r#"{"problem":"jobshop"}"#.into(), 400, "INVALID_PROBLEM"),
+        (r#"{"problem":{"kind":"jobshop","jobs":[]}}"#.into(), 400, "INVALID_PROBLEM"),
+        (r#"{"problem":{"kind":"jobshop","machines":2,"jobs":[[{"machine":2,"duration":1}]]}}"#.into(), 400, "INVALID_PROBLEM"),
+        (r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":"3"}]]}}"#.into(), 400, "INVALID_PROBLEM"),
+        (r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1}]]},"time_limit_s":-5}"#.into(), 400, "INVALID_FIELD"),
+        (r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1}]]},"time_limit_s":1e15}"#.into(), 400, "INVALID_FIELD"),
+        (r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1}]]},"run_id":"../x"}"#.into(), 400, "INVALID_RUN_ID"),
+        (r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1}]]},"run_id":"ünïcode"}"#.into(), 400, "INVALID_RUN_ID"),
+        (format!(r#"{{"problem":{{"kind":"jobshop","jobs":[[{{"machine":0,"duration":1}}]]}},"run_id":"{}"}}"#, "a".repeat(1024)), 400, "INVALID_RUN_ID"),
+        (r#"{"problem":{"kind":"jobshop","format":"orlib","text":"2 2\n0 3 1 2\n"}}"#.into(), 400, "INVALID_PROBLEM"),
+        (big, 413, "TOO_LARGE"),
+    ];
+    for (body_text, status, code) in cases {
+        let r = solver_api::handle(&api(&env), event("POST", "/runs", Some(&body_text))).await;
+        let b = body(&r);
+        assert_eq!((r.status_code, b["error"]["code"].as_str().unwrap()), (i64::from(status), code), "{}", &body_text[..body_text.len().min(120)]);
+        assert!(!b["error"]["message"].as_str().unwrap().is_empty());
+    }
+    assert!(env.job_keys().await.is_empty(), "nothing written to the bucket");
+    assert_eq!(env.queue_depth(&env.queue_url).await, (0, 0), "nothing queued");
+}
+
+#[tokio::test]
+async fn a_job_too_large_for_a_message_goes_through_input_json() {
+    let env = Env::new().await;
+    let jobs: Vec<Value> = (0..1500).map(|j| json!((0..10).map(|k| json!({"machine": (j + k) % 10, "duration": 1 + (j * k) % 97})).collect::<Vec<_>>())).collect();
+    let request = json!({"problem": {"kind": "jobshop", "jobs": jobs}, "time_limit_s": 10});
+    let text = request.to_string();
+    assert!(text.len() > 256 * 1024, "{} bytes is not too large for SQS", text.len());
+    let r = solver_api::handle(&api(&env), event("POST", "/runs", Some(&text))).await;
+    assert_eq!(r.status_code, 202, "{:?}", r.body);
+    let run_id = RunId::parse(body(&r)["run_id"].as_str().unwrap()).unwrap();
+    let message = QueueMessage::parse(env.receive(&env.queue_url, 1).await[0].body().unwrap()).unwrap();
+    assert_eq!(message, QueueMessage { run_id: run_id.clone(), request: None }, "only the run id travels");
+    let input: Value = env.store().get_json(&keys::input(&run_id)).await.unwrap().unwrap();
+    assert_eq!(input["problem"], request["problem"]);
+    assert_eq!(input["run_id"], run_id.as_str());
+}
+
+#[tokio::test]
+async fn status_and_result_answer_by_the_job_state() {
+    let env = Env::new().await;
+    let get = |path: String| {
+        let api = api(&env);
+        async move { solver_api::handle(&api, event("GET", &path, None)).await }
+    };
+    assert_eq!(get("/runs/nope".into()).await.status_code, 404);
+    assert_eq!(get("/runs/nope/result".into()).await.status_code, 404);
+    for hostile in ["/runs/..", "/runs/%2e%2e", "/runs/ü/result", &format!("/runs/{}", "a".repeat(1024))] {
+        let r = get(hostile.into()).await;
+        assert_eq!((r.status_code, body(&r)["error"]["code"].clone()), (400, json!("INVALID_RUN_ID")), "{hostile}");
+    }
+    assert_eq!(get("/nowhere".into()).await.status_code, 404);
+    assert_eq!(solver_api::handle(&api(&env), event("DELETE", "/runs/x", None)).await.status_code, 405);
+
+    let job = SMALL_JOB.replace("\"time_limit_s\":30", "\"time_limit_s\":30,\"run_id\":\"r-1\"");
+    assert_eq!(solver_api::handle(&api(&env), event("POST", "/runs", Some(&job))).await.status_code, 202);
+    let r = get("/runs/r-1/result".into()).await;
+    assert_eq!((r.status_code, body(&r)["error"]["code"].clone()), (409, json!("NOT_FINISHED")));
+
+    // Finish it as the worker would.
+    let run_id = RunId::parse("r-1").unwrap();
+    let problem = job_model::JobRequest::from_slice(job.as_bytes()).unwrap().jobshop().unwrap();
+    let result = JobShopResult {
+        makespan: 6,
+        lower_bound: 6,
+        optimal: true,
+        schedule: vec![
+            vec![job_model::ScheduledOp { machine: 0, start: 0, duration: 3 }, job_model::ScheduledOp { machine: 1, start: 4, duration: 2 }],
+            vec![job_model::ScheduledOp { machine: 1, start: 0, duration: 4 }, job_model::ScheduledOp { machine: 0, start: 4, duration: 1 }],
+        ],
+        solver: job_model::SolverInfo { name: "test".into(), elapsed_s: 0.0 },
+    };
+    job_model::check_schedule(&problem, &result).unwrap();
+    env.store().put(&keys::result(&run_id), serde_json::to_vec(&result).unwrap()).await.unwrap();
+    env.store()
+        .update_status(&run_id, |d| {
+            let mut n = d.clone();
+            n.transition(State::Succeeded, job_store::now()).unwrap();
+            n.result_key = Some(keys::result(&run_id));
+            job_store::Update::Write(n)
+        })
+        .await
+        .unwrap();
+    let r = get("/runs/r-1/result".into()).await;
+    assert_eq!(r.status_code, 200);
+    assert_eq!(serde_json::from_value::<JobShopResult>(body(&r)).unwrap(), result);
+}
+
+#[tokio::test]
+async fn a_base64_body_is_decoded() {
+    use base64::Engine;
+    let env = Env::new().await;
+    let mut e = event("POST", "/runs", Some(&base64::engine::general_purpose::STANDARD.encode(SMALL_JOB)));
+    e.is_base64_encoded = true;
+    assert_eq!(solver_api::handle(&api(&env), e).await.status_code, 202);
+    let mut e = event("POST", "/runs", Some("!!!not base64"));
+    e.is_base64_encoded = true;
+    assert_eq!(solver_api::handle(&api(&env), e).await.status_code, 400);
+}
