@@ -7,16 +7,10 @@ use serde_json::{Value, json};
 use solver_api::{Api, Config};
 use testkit::Env;
 
-const FIXTURE: &str = include_str!("fixtures/function-url-post.json");
 const SMALL_JOB: &str = r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":30}"#;
 
 fn event(method: &str, path: &str, body: Option<&str>) -> LambdaFunctionUrlRequest {
-    let mut v: Value = serde_json::from_str(FIXTURE).unwrap();
-    v["rawPath"] = json!(path);
-    v["requestContext"]["http"]["method"] = json!(method);
-    v["requestContext"]["http"]["path"] = json!(path);
-    v["body"] = body.map_or(Value::Null, |b| json!(b));
-    serde_json::from_value(v).unwrap()
+    serde_json::from_value(testkit::function_url_event(method, path, body)).unwrap()
 }
 
 fn api(env: &Env) -> Api {

@@ -16,6 +16,9 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3)
 }
 
+#[cfg(feature = "ecs")]
+pub use crate::emulator_ecs::ecs_client;
+
 /// The HTTP status of a failed SDK call, when it got that far.
 pub fn http_status<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> Option<u16>
 where

@@ -5,6 +5,8 @@
 
 pub mod aws;
 pub mod env;
+#[cfg(feature = "ecs")]
+mod emulator_ecs;
 mod store;
 
 pub use store::{Store, StoreError, Update, UpdateOutcome};

@@ -108,7 +108,7 @@ impl Env {
         let sdk = moto.sdk().await;
         let s3 = job_store::aws::s3_client(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let ecs = job_store::aws::ecs_client(&sdk);
         let bucket = "scheduling-solver-results".to_owned();
         s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
         let dlq_url = sqs.create_queue().queue_name("scheduling-solver-jobs-dlq").send().await.expect("create dlq").queue_url.expect("dlq url");
@@ -288,4 +288,55 @@ where
         assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The queue's ARN (what an event source mapping names).
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&A::QueueArn))
+        .expect("queue arn")
+}
+
+/// Received messages as the Lambda SQS event an event source mapping
+/// delivers (the official record format).
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, serde_json::Value> = m
+                .attributes()
+                .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.clone()))).collect())
+                .unwrap_or_default();
+            serde_json::json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
+/// A Function URL request event (payload 2.0, the official format) for
+/// `method path` with `body`.
+pub fn function_url_event(method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(include_str!("../fixtures/function-url-post.json")).expect("fixture is JSON");
+    v["rawPath"] = serde_json::json!(path);
+    v["requestContext"]["http"]["method"] = serde_json::json!(method);
+    v["requestContext"]["http"]["path"] = serde_json::json!(path);
+    v["body"] = body.map_or(serde_json::Value::Null, |b| serde_json::json!(b));
+    v
 }

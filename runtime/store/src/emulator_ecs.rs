@@ -1,0 +1,96 @@
+//! The ECS client, with one compatibility shim for the local emulator.
+//!
+//! moto answers RunTask and DescribeTasks with a container's `cpu` and
+//! `memory` as JSON numbers where the ECS API has strings, and the SDK then
+//! refuses the whole response ("type mismatch: expected string"). For a
+//! plain-`http://` endpoint only (an emulator; AWS is always HTTPS), the
+//! responses are rewritten to the API's types before the SDK reads them. The
+//! AWS path uses the SDK's own client, untouched.
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::config::http::HttpResponse;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use serde_json::Value;
+
+pub fn ecs_client(config: &SdkConfig) -> aws_sdk_ecs::Client {
+    let mut builder = aws_sdk_ecs::config::Builder::from(config);
+    if config.endpoint_url().is_some_and(|url| url.starts_with("http://")) {
+        builder = builder.http_client(EmulatorClient { inner: aws_smithy_http_client::Builder::new().build_http() });
+    }
+    aws_sdk_ecs::Client::from_conf(builder.build())
+}
+
+#[derive(Debug)]
+struct EmulatorClient {
+    inner: SharedHttpClient,
+}
+
+impl HttpClient for EmulatorClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(EmulatorConnector { inner: self.inner.http_connector(settings, components) })
+    }
+}
+
+#[derive(Debug)]
+struct EmulatorConnector {
+    inner: SharedHttpConnector,
+}
+
+impl HttpConnector for EmulatorConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let call = self.inner.call(request);
+        HttpConnectorFuture::new(async move {
+            let mut response: HttpResponse = call.await?;
+            let body = std::mem::replace(response.body_mut(), SdkBody::taken());
+            let bytes = ByteStream::new(body).collect().await.map_err(|e| ConnectorError::io(e.into()))?.into_bytes();
+            *response.body_mut() = SdkBody::from(stringify_container_numbers(&bytes));
+            Ok(response)
+        })
+    }
+}
+
+/// `containers[].cpu|memory|memoryReservation` as strings, anywhere in the
+/// document; any other body is passed on as it came.
+fn stringify_container_numbers(body: &[u8]) -> Vec<u8> {
+    let Ok(mut doc) = serde_json::from_slice::<Value>(body) else { return body.to_vec() };
+    fn walk(v: &mut Value, changed: &mut bool) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(containers)) = map.get_mut("containers") {
+                    for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+                        for key in ["cpu", "memory", "memoryReservation"] {
+                            if let Some(n @ Value::Number(_)) = c.get_mut(key) {
+                                *n = Value::String(n.to_string());
+                                *changed = true;
+                            }
+                        }
+                    }
+                }
+                map.values_mut().for_each(|v| walk(v, changed));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, changed)),
+            _ => {}
+        }
+    }
+    let mut changed = false;
+    walk(&mut doc, &mut changed);
+    if changed { serde_json::to_vec(&doc).expect("JSON value serialises") } else { body.to_vec() }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_container_numbers_change() {
+        let body = br#"{"tasks":[{"cpu":"1024","containers":[{"cpu":0,"memory":2048,"name":"worker"}]}],"failures":[]}"#;
+        let out: serde_json::Value = serde_json::from_slice(&super::stringify_container_numbers(body)).unwrap();
+        assert_eq!(out["tasks"][0]["containers"][0]["cpu"], "0");
+        assert_eq!(out["tasks"][0]["containers"][0]["memory"], "2048");
+        assert_eq!(out["tasks"][0]["cpu"], "1024");
+        assert_eq!(super::stringify_container_numbers(b"not json"), b"not json");
+    }
+}
