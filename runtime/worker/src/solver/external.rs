@@ -8,6 +8,7 @@ use job_model::{ErrorInfo, JobRequest, Progress};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -34,9 +35,12 @@ impl Solver for External {
 
     fn solve(&self, request: &JobRequest, stop: &AtomicBool, _progress: &(dyn Fn(Progress) + Sync)) -> Result<SolveOutput, ErrorInfo> {
         let started = Instant::now();
+        // Its own process group, so that signals reach whatever the command
+        // forks (a shell wrapper, a Python launcher), not just the shell.
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&self.command)
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -64,7 +68,7 @@ impl Solver for External {
         });
 
         let limit = Duration::from_secs_f64(request.time_limit_s) + GRACE;
-        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+        let group = Pid::from_raw(-i32::try_from(child.id()).unwrap_or(i32::MAX));
         let mut term_sent: Option<(Instant, &str)> = None;
         let status = loop {
             if let Some(status) = child.try_wait().map_err(|e| ErrorInfo::new("SOLVER_FAILED", e.to_string()))? {
@@ -72,20 +76,22 @@ impl Solver for External {
             }
             match term_sent {
                 None if stop.load(Ordering::Relaxed) => {
-                    let _ = kill(pid, Signal::SIGTERM);
+                    let _ = kill(group, Signal::SIGTERM);
                     term_sent = Some((Instant::now(), "stopped"));
                 }
                 None if started.elapsed() > limit => {
-                    let _ = kill(pid, Signal::SIGTERM);
+                    let _ = kill(group, Signal::SIGTERM);
                     term_sent = Some((Instant::now(), "time limit"));
                 }
                 Some((at, _)) if at.elapsed() > GRACE => {
-                    let _ = child.kill();
+                    let _ = kill(group, Signal::SIGKILL);
                 }
                 _ => {}
             }
             std::thread::sleep(Duration::from_millis(20));
         };
+        // Anything the command left behind would hold the pipes open.
+        let _ = kill(group, Signal::SIGKILL);
         let _ = writer.join();
         let stdout = out_reader.join().unwrap_or_default();
         let stderr = err_reader.join().unwrap_or_default();
