@@ -1,1 +1,123 @@
-fn main(){}
+//! `deploy`: provision, switch modes and report the on-demand solver
+//! pipeline, on AWS or on a local emulator (selected by `AWS_ENDPOINT_URL`).
+
+mod apply;
+mod artifacts;
+mod aws;
+mod buckets;
+mod config;
+mod destroy;
+mod discover;
+mod errors;
+mod progress;
+mod report;
+mod stack;
+mod status;
+mod switch;
+mod template;
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "deploy", version, about = "Deploy and operate the on-demand solver pipeline")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Configuration file (missing: every default)
+    #[arg(long, global = true, default_value = "deploy.yaml")]
+    config: PathBuf,
+    /// AWS profile
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// AWS region (else AWS_REGION, the profile, or deploy.yaml)
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Never prompt
+    #[arg(long, global = true)]
+    yes: bool,
+    /// Print the report as JSON
+    #[arg(long, global = true)]
+    json: bool,
+    /// Directory with solver-api.zip and solver-trigger.zip
+    #[arg(long, global = true, env = "DEPLOY_ARTIFACTS", default_value = "dist")]
+    artifacts: PathBuf,
+    /// Another template instead of the built-in stacks/solver.yaml
+    #[arg(long, global = true, hide = true)]
+    template: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or update the stack, then switch to on-demand mode (the default)
+    Apply,
+    /// Show the change set, without executing it
+    Plan,
+    /// Mode, running tasks, queue depths, legacy service, recent jobs
+    Status,
+    /// Switch to the legacy polling service: trigger disabled, desired count 1
+    Rollback,
+    /// Delete the stack (the results bucket is kept unless --delete-results)
+    Destroy {
+        #[arg(long)]
+        delete_results: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print<T: std::fmt::Display + serde::Serialize>(json: bool, report: &T) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = config::Settings::load(&cli.config)?;
+    let region = cli.region.clone().or_else(|| settings.region.clone());
+    let aws = aws::Aws::connect(cli.profile.as_deref(), region.as_deref()).await?;
+    let template_body = match &cli.template {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("failed to read template {}: {e}", path.display()))?,
+        None => template::SOLVER_TEMPLATE.to_owned(),
+    };
+    match cli.command.unwrap_or(Command::Apply) {
+        Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body, cli.json).await?),
+        Command::Plan => print(cli.json, &apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?),
+        Command::Status => print(cli.json, &status::status(&aws, &settings).await?),
+        Command::Rollback => print(cli.json, &apply::rollback(&aws, &settings).await?),
+        Command::Destroy { delete_results } => {
+            confirm(cli.yes, &format!("delete stack {}{}", settings.names.stack, if delete_results { " and its results" } else { "" }))?;
+            print(cli.json, &destroy::destroy(&aws, &settings, delete_results, cli.json).await?)
+        }
+    }
+}
+
+/// Asks on a terminal; refuses (rather than hangs or assumes) elsewhere.
+fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(errors::DeployError::NeedsConfirmation { what: what.into() }.into());
+    }
+    eprint!("{what}? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    anyhow::ensure!(answer.trim().eq_ignore_ascii_case("y"), "not confirmed");
+    Ok(())
+}

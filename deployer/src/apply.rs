@@ -1,0 +1,169 @@
+//! `deploy` and `deploy plan`: compute the whole plan first (network,
+//! artifacts, parameters, change set), then execute it and the post-steps.
+
+use crate::aws::Aws;
+use crate::config::Settings;
+use crate::discover::{self, Existing, Network};
+use crate::progress::ResourceProgress;
+use crate::stack::{self, Change, Planned};
+use crate::switch::{self, Mode, ServiceCounts};
+use crate::{artifacts, template};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, serde::Serialize)]
+pub struct PlanReport {
+    pub stack: String,
+    pub region: String,
+    pub network: Network,
+    pub adopted: Existing,
+    pub changes: Option<Vec<Change>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DeployReport {
+    pub stack: String,
+    pub region: String,
+    pub stack_status: Option<String>,
+    pub changed: bool,
+    pub changes: Vec<Change>,
+    pub uploaded: Vec<String>,
+    pub network: Network,
+    pub adopted: Existing,
+    pub api_url: Option<String>,
+    pub api_public: bool,
+    pub queue_url: Option<String>,
+    pub bucket: String,
+    pub trigger_env_fixed: Vec<String>,
+    pub trigger_state: Option<String>,
+    pub legacy_service: Option<ServiceCounts>,
+    pub mode: Mode,
+    pub roles: Vec<RoleInfo>,
+}
+
+/// A role the stack made and its inline policies, for a reviewer's eye.
+#[derive(Debug, serde::Serialize)]
+pub struct RoleInfo {
+    pub logical_id: String,
+    pub role_name: String,
+    pub inline_policies: Vec<String>,
+}
+
+async fn roles(aws: &Aws, stack_name: &str) -> anyhow::Result<Vec<RoleInfo>> {
+    let out = aws.cfn.list_stack_resources().stack_name(stack_name).send().await.map_err(|e| crate::aws::failed("cloudformation:ListStackResources", e))?;
+    let mut roles = Vec::new();
+    for r in out.stack_resource_summaries().iter().filter(|r| r.resource_type() == Some("AWS::IAM::Role")) {
+        let name = r.physical_resource_id().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned();
+        let policies = match aws.iam.list_role_policies().role_name(&name).send().await {
+            Ok(p) => p.policy_names().to_vec(),
+            Err(_) => Vec::new(),
+        };
+        roles.push(RoleInfo { logical_id: r.logical_resource_id().unwrap_or_default().to_owned(), role_name: name, inline_policies: policies });
+    }
+    Ok(roles)
+}
+
+struct Prepared {
+    network: Network,
+    adopted: Existing,
+    params: BTreeMap<String, String>,
+    uploaded: Vec<String>,
+}
+
+async fn prepare(aws: &Aws, settings: &Settings, artifacts_dir: &Path, dry_run: bool) -> anyhow::Result<Prepared> {
+    let network = discover::network(aws, settings).await?;
+    let in_stack = match stack::describe(aws, &settings.names.stack).await? {
+        Some(_) => stack::resource_ids(aws, &settings.names.stack).await?,
+        None => Vec::new(),
+    };
+    let adopted = discover::existing_outside_stack(aws, settings, &in_stack).await?;
+    let uploaded = artifacts::upload(aws, &settings.names.stack, artifacts_dir, dry_run).await?;
+    let params = template::parameters(aws, settings, &network, &adopted, &uploaded);
+    Ok(Prepared { network, adopted, params, uploaded: uploaded.new })
+}
+
+pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str) -> anyhow::Result<PlanReport> {
+    let p = prepare(aws, settings, artifacts_dir, true).await?;
+    let recorded = artifacts::recorded_fingerprint(aws, &settings.names.stack).await;
+    let changes = match stack::plan(aws, &settings.names.stack, template_body, &p.params, recorded.as_deref()).await? {
+        Planned::NoChanges => None,
+        Planned::ChangeSet { name, create, changes } => {
+            stack::discard(aws, &settings.names.stack, &name, create).await?;
+            Some(changes)
+        }
+    };
+    Ok(PlanReport { stack: settings.names.stack.clone(), region: aws.region.clone(), network: p.network, adopted: p.adopted, changes })
+}
+
+pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str, quiet: bool) -> anyhow::Result<DeployReport> {
+    let names = &settings.names;
+    let p = prepare(aws, settings, artifacts_dir, false).await?;
+    let mut progress = ResourceProgress::new(quiet);
+    let recorded = artifacts::recorded_fingerprint(aws, &names.stack).await;
+    let (changed, changes, stack_status) = match stack::plan(aws, &names.stack, template_body, &p.params, recorded.as_deref()).await? {
+        Planned::NoChanges => {
+            progress.note(&format!("stack {} is up to date", names.stack));
+            (false, Vec::new(), stack::describe(aws, &names.stack).await?.and_then(|s| s.stack_status().map(|s| s.as_str().to_owned())))
+        }
+        Planned::ChangeSet { name, create, changes } => {
+            progress.note(&format!("{} stack {} ({} changes)", if create { "creating" } else { "updating" }, names.stack, changes.len()));
+            let status = stack::execute(aws, &names.stack, &name, &mut progress).await?;
+            artifacts::record_fingerprint(aws, &names.stack, &stack::fingerprint(template_body, &p.params)).await?;
+            (true, changes, Some(status))
+        }
+    };
+    progress.finish();
+
+    // Post-steps: always run, so a deploy also repairs drift and switches
+    // the system (back) to on-demand.
+    let queue_url = switch::queue_url(aws, names).await?;
+    let expected_env = [
+        ("ECS_CLUSTER", names.cluster.clone()),
+        ("ECS_TASK_DEFINITION", names.task_family.clone()),
+        ("ECS_SUBNETS", p.network.subnets.join(",")),
+        ("ECS_SECURITY_GROUPS", p.network.security_groups.join(",")),
+        ("S3_RESULTS_BUCKET", names.bucket.clone()),
+    ];
+    let trigger_env_fixed = switch::verify_trigger_environment(aws, names, &expected_env).await?;
+    let trigger_state = switch::set_trigger(aws, names, true).await?;
+    let legacy_service = switch::set_service(aws, names, 0).await?;
+    let mapping = switch::mapping(aws, names).await?;
+    Ok(DeployReport {
+        stack: names.stack.clone(),
+        region: aws.region.clone(),
+        stack_status,
+        changed: changed || !trigger_env_fixed.is_empty(),
+        changes,
+        uploaded: p.uploaded,
+        network: p.network,
+        adopted: p.adopted,
+        api_url: switch::api_url(aws, names).await,
+        api_public: settings.api_public,
+        queue_url,
+        bucket: names.bucket.clone(),
+        trigger_env_fixed,
+        trigger_state,
+        mode: switch::mode(mapping.as_ref(), legacy_service.as_ref()),
+        legacy_service,
+        roles: roles(aws, &names.stack).await?,
+    })
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct SwitchReport {
+    pub mode: Mode,
+    pub trigger_state: Option<String>,
+    pub legacy_service: Option<ServiceCounts>,
+}
+
+/// `deploy rollback`: the trigger off first, then one polling worker, so
+/// that at no moment do both consume the queue.
+pub async fn rollback(aws: &Aws, settings: &Settings) -> anyhow::Result<SwitchReport> {
+    let names = &settings.names;
+    let trigger_state = switch::set_trigger(aws, names, false).await?;
+    anyhow::ensure!(trigger_state.is_some(), "no event source mapping for {} on {}: is the stack deployed?", names.trigger_function, names.queue);
+    let legacy_service = switch::set_service(aws, names, 1).await?;
+    anyhow::ensure!(legacy_service.is_some(), "the legacy service {} is not in cluster {}: nothing to roll back to", names.service, names.cluster);
+    let mapping = switch::mapping(aws, names).await?;
+    Ok(SwitchReport { mode: switch::mode(mapping.as_ref(), legacy_service.as_ref()), trigger_state, legacy_service })
+}

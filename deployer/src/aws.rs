@@ -1,0 +1,62 @@
+//! The clients, built once from the standard SDK configuration (profile,
+//! region, `AWS_ENDPOINT_URL`), and the account they act in.
+
+use crate::errors::DeployError;
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub struct Aws {
+    pub region: String,
+    pub account: String,
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Aws {
+    pub async fn connect(profile: Option<&str>, region: Option<&str>) -> anyhow::Result<Self> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = region {
+            loader = loader.region(Region::new(r.to_owned()));
+        }
+        let sdk = loader.load().await;
+        let region = sdk.region().map(ToString::to_string).ok_or(DeployError::NoRegion)?;
+        let sts = aws_sdk_sts::Client::new(&sdk);
+        let identity = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| DeployError::NoCredentials { detail: job_store::aws::describe(&e) })?;
+        Ok(Self {
+            account: identity.account().unwrap_or_default().to_owned(),
+            region,
+            cfn: aws_sdk_cloudformation::Client::new(&sdk),
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            ecs: job_store::aws::ecs_client(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            s3: job_store::aws::s3_client(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+        })
+    }
+}
+
+/// An SDK failure as a user reads it: the action, and a permission hint when
+/// that is what went wrong.
+pub fn failed<E>(action: &str, e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = job_store::aws::describe(&e);
+    if matches!(e.code(), Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "AuthorizationError")) {
+        return DeployError::AccessDenied { action: action.to_owned(), message }.into();
+    }
+    anyhow::anyhow!("{action} failed: {message}")
+}

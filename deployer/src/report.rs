@@ -1,0 +1,134 @@
+//! What each command prints: the same types are `Display` (for people) and
+//! `Serialize` (for `--json`).
+
+use crate::apply::{DeployReport, PlanReport, SwitchReport};
+use crate::destroy::DestroyReport;
+use crate::status::StatusReport;
+use std::fmt::{self, Display, Formatter};
+
+impl Display for DeployReport {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.changed {
+            writeln!(f, "deployed stack {} in {} ({})", self.stack, self.region, self.stack_status.as_deref().unwrap_or("?"))?;
+            for c in &self.changes {
+                writeln!(f, "  {:<8} {:<24} {}", c.action, c.logical_id, c.resource_type)?;
+            }
+        } else {
+            writeln!(f, "no changes: stack {} in {} is up to date", self.stack, self.region)?;
+        }
+        if !self.uploaded.is_empty() {
+            writeln!(f, "uploaded:  {}", self.uploaded.join(", "))?;
+        }
+        if !self.trigger_env_fixed.is_empty() {
+            writeln!(f, "trigger environment corrected: {}", self.trigger_env_fixed.join(", "))?;
+        }
+        let adopted: Vec<&str> = [(self.adopted.cluster, "cluster"), (self.adopted.service, "legacy service"), (self.adopted.bucket, "results bucket")]
+            .into_iter()
+            .filter_map(|(yes, what)| yes.then_some(what))
+            .collect();
+        if !adopted.is_empty() {
+            writeln!(f, "adopted existing: {}", adopted.join(", "))?;
+        }
+        writeln!(f, "mode:      {}", self.mode)?;
+        match &self.api_url {
+            Some(url) => writeln!(f, "api:       {url}")?,
+            None => writeln!(f, "api:       (no Function URL reported; the local emulator creates none)")?,
+        }
+        if self.api_public {
+            writeln!(f, "           WARNING: the API is PUBLIC (auth NONE): anyone with the URL can submit jobs")?;
+        } else {
+            writeln!(f, "           auth AWS_IAM: callers sign requests with SigV4")?;
+        }
+        writeln!(f, "queue:     {}", self.queue_url.as_deref().unwrap_or("?"))?;
+        writeln!(f, "bucket:    {}", self.bucket)?;
+        writeln!(f, "network:   subnets {} / security groups {} (from {})", self.network.subnets.join(","), self.network.security_groups.join(","), self.network.source)?;
+        if let Some(s) = &self.legacy_service {
+            writeln!(f, "legacy:    desired {} running {}", s.desired, s.running)?;
+        }
+        for r in &self.roles {
+            writeln!(f, "role:      {:<18} {} (inline: {})", r.logical_id, r.role_name, r.inline_policies.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for PlanReport {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match &self.changes {
+            None => writeln!(f, "no changes: stack {} in {} is up to date", self.stack, self.region),
+            Some(changes) => {
+                writeln!(f, "plan for stack {} in {} (not executed):", self.stack, self.region)?;
+                for c in changes {
+                    let replace = match c.replacement.as_deref() {
+                        Some("True") => " (REPLACE)",
+                        Some("Conditional") => " (may replace)",
+                        _ => "",
+                    };
+                    writeln!(f, "  {:<8} {:<24} {}{replace}", c.action, c.logical_id, c.resource_type)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Display for StatusReport {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "stack:     {} in {} ({})", self.stack, self.region, self.stack_status.as_deref().unwrap_or("not deployed"))?;
+        writeln!(f, "mode:      {}", self.mode)?;
+        writeln!(f, "trigger:   {}", self.trigger_state.as_deref().unwrap_or("no event source mapping"))?;
+        match &self.legacy_service {
+            Some(s) => writeln!(f, "legacy:    desired {} running {} pending {}", s.desired, s.running, s.pending)?,
+            None => writeln!(f, "legacy:    no service")?,
+        }
+        match self.queue {
+            Some((visible, in_flight)) => writeln!(f, "queue:     {visible} waiting, {in_flight} in flight")?,
+            None => writeln!(f, "queue:     missing")?,
+        }
+        if let Some(dlq) = self.dead_letter_queue {
+            writeln!(f, "dlq:       {dlq}{}", if dlq > 0 { "  (inspect: aws sqs receive-message --queue-url <dlq url>)" } else { "" })?;
+        }
+        if let Some(url) = &self.api_url {
+            writeln!(f, "api:       {url}")?;
+        }
+        writeln!(f, "tasks:     {} running", self.running_tasks.len())?;
+        for t in &self.running_tasks {
+            writeln!(
+                f,
+                "  {}  run {}  {}  {}s  {}",
+                t.task_arn.rsplit('/').next().unwrap_or_default(),
+                t.run_id.as_deref().unwrap_or("(polling)"),
+                t.last_status.as_deref().unwrap_or("?"),
+                t.age_s.unwrap_or(0),
+                t.started_by.as_deref().unwrap_or("")
+            )?;
+        }
+        writeln!(f, "recent jobs:")?;
+        for j in &self.recent_jobs {
+            writeln!(f, "  {:<40} {:<10} {}{}", j.run_id, j.state, j.updated_at, j.error.as_deref().map(|e| format!("  {e}")).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for SwitchReport {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "mode:      {}", self.mode)?;
+        writeln!(f, "trigger:   {}", self.trigger_state.as_deref().unwrap_or("?"))?;
+        if let Some(s) = &self.legacy_service {
+            writeln!(f, "legacy:    desired {} running {}", s.desired, s.running)?;
+        }
+        writeln!(f, "run `deploy` to switch back to on-demand")
+    }
+}
+
+impl Display for DestroyReport {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "deleted stack {}", self.stack)?;
+        if self.results_deleted {
+            writeln!(f, "deleted results bucket {}", self.results_bucket)
+        } else {
+            writeln!(f, "kept results bucket {} (pass --delete-results to remove it)", self.results_bucket)
+        }
+    }
+}

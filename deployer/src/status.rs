@@ -1,0 +1,134 @@
+//! `deploy status`: what runs now, read from the account (never the config's
+//! hopes): mode, tasks with their run ids, queue depths, the legacy service,
+//! recent jobs.
+
+use crate::aws::{Aws, failed};
+use crate::config::Settings;
+use crate::switch::{self, Mode, ServiceCounts};
+use aws_sdk_ecs::types::DesiredStatus;
+
+#[derive(Debug, serde::Serialize)]
+pub struct TaskInfo {
+    pub task_arn: String,
+    pub run_id: Option<String>,
+    pub started_by: Option<String>,
+    pub last_status: Option<String>,
+    pub age_s: Option<i64>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct JobInfo {
+    pub run_id: String,
+    pub state: String,
+    pub updated_at: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct StatusReport {
+    pub stack: String,
+    pub stack_status: Option<String>,
+    pub region: String,
+    pub mode: Mode,
+    pub trigger_state: Option<String>,
+    pub legacy_service: Option<ServiceCounts>,
+    pub queue: Option<(i64, i64)>,
+    pub dead_letter_queue: Option<i64>,
+    pub running_tasks: Vec<TaskInfo>,
+    pub recent_jobs: Vec<JobInfo>,
+    pub api_url: Option<String>,
+}
+
+pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusReport> {
+    let n = &settings.names;
+    let stack_status = crate::stack::describe(aws, &n.stack).await?.and_then(|s| s.stack_status().map(|s| s.as_str().to_owned()));
+    let mapping = switch::mapping(aws, n).await?;
+    let service = switch::service(aws, n).await?;
+    let queue = match switch::queue_url(aws, n).await? {
+        Some(url) => Some(depth(aws, &url).await?),
+        None => None,
+    };
+    let dlq = match aws.sqs.get_queue_url().queue_name(&n.dead_letter_queue).send().await.ok().and_then(|o| o.queue_url().map(str::to_owned)) {
+        Some(url) => Some(depth(aws, &url).await?.0),
+        None => None,
+    };
+    let running_tasks = tasks(aws, settings).await.unwrap_or_default();
+    let store = job_store::Store::new(aws.s3.clone(), &n.bucket);
+    let recent_jobs = store
+        .recent_statuses(10)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| JobInfo {
+            run_id: d.run_id.to_string(),
+            state: d.state.to_string(),
+            updated_at: d.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            error: d.error.map(|e| e.to_string()),
+        })
+        .collect();
+    Ok(StatusReport {
+        stack: n.stack.clone(),
+        stack_status,
+        region: aws.region.clone(),
+        mode: switch::mode(mapping.as_ref(), service.as_ref()),
+        trigger_state: mapping.map(|m| m.state),
+        legacy_service: service,
+        queue,
+        dead_letter_queue: dlq,
+        running_tasks,
+        recent_jobs,
+        api_url: switch::api_url(aws, n).await,
+    })
+}
+
+async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(|e| failed("sqs:GetQueueAttributes", e))?;
+    let attrs = out.attributes().cloned().unwrap_or_default();
+    let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok((get(A::ApproximateNumberOfMessages), get(A::ApproximateNumberOfMessagesNotVisible)))
+}
+
+async fn tasks(aws: &Aws, settings: &Settings) -> anyhow::Result<Vec<TaskInfo>> {
+    let n = &settings.names;
+    let arns = aws
+        .ecs
+        .list_tasks()
+        .cluster(&n.cluster)
+        .desired_status(DesiredStatus::Running)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:ListTasks", e))?
+        .task_arns()
+        .to_vec();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = aws.ecs.describe_tasks().cluster(&n.cluster).set_tasks(Some(arns)).send().await.map_err(|e| failed("ecs:DescribeTasks", e))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(out
+        .tasks()
+        .iter()
+        .map(|t| TaskInfo {
+            task_arn: t.task_arn().unwrap_or_default().to_owned(),
+            run_id: t
+                .overrides()
+                .into_iter()
+                .flat_map(|o| o.container_overrides())
+                .flat_map(|c| c.environment())
+                .find(|kv| kv.name() == Some("RUN_ID"))
+                .and_then(|kv| kv.value().map(str::to_owned)),
+            started_by: t.started_by().filter(|s| !s.is_empty()).map(str::to_owned),
+            last_status: t.last_status().map(str::to_owned),
+            age_s: t.created_at().map(|c| now - c.secs()),
+        })
+        .collect())
+}

@@ -1,0 +1,162 @@
+//! The two consumers of the queue and the switch between them: the trigger's
+//! event source mapping (on-demand) and the legacy service (polling). Exactly
+//! one of them is on after `deploy` or `deploy rollback`.
+
+use crate::aws::{Aws, failed};
+use crate::config::Names;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Mapping {
+    pub uuid: String,
+    pub state: String,
+    pub batch_size: Option<i32>,
+}
+
+pub async fn queue_url(aws: &Aws, names: &Names) -> anyhow::Result<Option<String>> {
+    match aws.sqs.get_queue_url().queue_name(&names.queue).send().await {
+        Ok(out) => Ok(out.queue_url().map(str::to_owned)),
+        Err(e) if job_store::aws::describe(&e).contains("NonExistentQueue") || job_store::aws::describe(&e).contains("does not exist") => Ok(None),
+        Err(e) => Err(failed("sqs:GetQueueUrl", e)),
+    }
+}
+
+pub async fn queue_arn(aws: &Aws, url: &str) -> anyhow::Result<String> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = aws.sqs.get_queue_attributes().queue_url(url).attribute_names(A::QueueArn).send().await.map_err(|e| failed("sqs:GetQueueAttributes", e))?;
+    out.attributes().and_then(|a| a.get(&A::QueueArn)).cloned().ok_or_else(|| anyhow::anyhow!("queue {url} has no ARN"))
+}
+
+/// The trigger's mapping from the job queue.
+pub async fn mapping(aws: &Aws, names: &Names) -> anyhow::Result<Option<Mapping>> {
+    let Some(url) = queue_url(aws, names).await? else { return Ok(None) };
+    let arn = queue_arn(aws, &url).await?;
+    let out = aws
+        .lambda
+        .list_event_source_mappings()
+        .function_name(&names.trigger_function)
+        .event_source_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| failed("lambda:ListEventSourceMappings", e))?;
+    Ok(out.event_source_mappings().first().map(|m| Mapping {
+        uuid: m.uuid().unwrap_or_default().to_owned(),
+        state: m.state().unwrap_or_default().to_owned(),
+        batch_size: m.batch_size(),
+    }))
+}
+
+pub async fn set_trigger(aws: &Aws, names: &Names, enabled: bool) -> anyhow::Result<Option<String>> {
+    let Some(m) = mapping(aws, names).await? else { return Ok(None) };
+    let out = aws
+        .lambda
+        .update_event_source_mapping()
+        .uuid(&m.uuid)
+        .enabled(enabled)
+        .send()
+        .await
+        .map_err(|e| failed("lambda:UpdateEventSourceMapping", e))?;
+    Ok(out.state().map(str::to_owned))
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServiceCounts {
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+}
+
+pub async fn service(aws: &Aws, names: &Names) -> anyhow::Result<Option<ServiceCounts>> {
+    let out = match aws.ecs.describe_services().cluster(&names.cluster).services(&names.service).send().await {
+        Ok(out) => out,
+        Err(e) if job_store::aws::describe(&e).contains("ClusterNotFound") => return Ok(None),
+        Err(e) => return Err(failed("ecs:DescribeServices", e)),
+    };
+    Ok(out
+        .services()
+        .iter()
+        .find(|s| s.status() == Some("ACTIVE"))
+        .map(|s| ServiceCounts { desired: s.desired_count(), running: s.running_count(), pending: s.pending_count() }))
+}
+
+pub async fn set_service(aws: &Aws, names: &Names, desired: i32) -> anyhow::Result<Option<ServiceCounts>> {
+    if service(aws, names).await?.is_none() {
+        return Ok(None);
+    }
+    aws.ecs
+        .update_service()
+        .cluster(&names.cluster)
+        .service(&names.service)
+        .desired_count(desired)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:UpdateService", e))?;
+    service(aws, names).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    OnDemand,
+    Polling,
+    /// Both consume the queue: the state the old runbook's rollback left.
+    Both,
+    /// Nothing consumes the queue: jobs wait.
+    Neither,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::OnDemand => "on-demand",
+            Mode::Polling => "polling",
+            Mode::Both => "both (trigger AND polling service consume the queue: run `deploy` or `deploy rollback`)",
+            Mode::Neither => "neither (nothing consumes the queue: run `deploy` or `deploy rollback`)",
+        })
+    }
+}
+
+pub fn mode(mapping: Option<&Mapping>, service: Option<&ServiceCounts>) -> Mode {
+    let trigger_on = mapping.is_some_and(|m| matches!(m.state.as_str(), "Enabled" | "Enabling" | "Updating" | "Creating"));
+    let polling_on = service.is_some_and(|s| s.desired > 0);
+    match (trigger_on, polling_on) {
+        (true, false) => Mode::OnDemand,
+        (false, true) => Mode::Polling,
+        (true, true) => Mode::Both,
+        (false, false) => Mode::Neither,
+    }
+}
+
+/// Environment the trigger must have (AWS_REGION is Lambda's own, reserved).
+pub async fn verify_trigger_environment(aws: &Aws, names: &Names, expected: &[(&str, String)]) -> anyhow::Result<Vec<String>> {
+    let conf = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(&names.trigger_function)
+        .send()
+        .await
+        .map_err(|e| failed("lambda:GetFunctionConfiguration", e))?;
+    let mut vars = conf.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+    let mut fixed = Vec::new();
+    for (k, v) in expected {
+        if vars.get(*k) != Some(v) {
+            vars.insert((*k).to_owned(), v.clone());
+            fixed.push((*k).to_owned());
+        }
+    }
+    if !fixed.is_empty() {
+        // The stack sets these; a partial update (the emulator applies only
+        // some properties, MOTO.md) or a hand edit is put right here.
+        aws.lambda
+            .update_function_configuration()
+            .function_name(&names.trigger_function)
+            .environment(aws_sdk_lambda::types::Environment::builder().set_variables(Some(vars)).build())
+            .send()
+            .await
+            .map_err(|e| failed("lambda:UpdateFunctionConfiguration", e))?;
+    }
+    Ok(fixed)
+}
+
+pub async fn api_url(aws: &Aws, names: &Names) -> Option<String> {
+    aws.lambda.get_function_url_config().function_name(&names.api_function).send().await.ok().map(|o| o.function_url().to_owned())
+}

@@ -1,0 +1,46 @@
+//! The stack's template (built into the binary, or another file for tests)
+//! and the parameters computed for it.
+
+use crate::artifacts::Uploaded;
+use crate::aws::Aws;
+use crate::config::Settings;
+use crate::discover::{Existing, Network};
+use std::collections::BTreeMap;
+
+pub const SOLVER_TEMPLATE: &str = include_str!("../../stacks/solver.yaml");
+
+pub fn parameters(aws: &Aws, s: &Settings, network: &Network, existing: &Existing, uploaded: &Uploaded) -> BTreeMap<String, String> {
+    let n = &s.names;
+    let image = s.worker_image.clone().unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com/{}:latest", aws.account, aws.region, n.task_family));
+    let yes_no = |b: bool| if b { "true" } else { "false" }.to_owned();
+    BTreeMap::from([
+        ("QueueName".into(), n.queue.clone()),
+        ("DeadLetterQueueName".into(), n.dead_letter_queue.clone()),
+        ("MaxReceiveCount".into(), s.max_receive_count.to_string()),
+        ("TriggerFunctionName".into(), n.trigger_function.clone()),
+        ("ApiFunctionName".into(), n.api_function.clone()),
+        ("ClusterName".into(), n.cluster.clone()),
+        ("CreateCluster".into(), yes_no(!existing.cluster)),
+        ("TaskFamily".into(), n.task_family.clone()),
+        ("ContainerName".into(), n.container.clone()),
+        ("ServiceName".into(), n.service.clone()),
+        ("CreateService".into(), yes_no(!existing.service)),
+        ("BucketName".into(), n.bucket.clone()),
+        ("CreateBucket".into(), yes_no(!existing.bucket)),
+        ("ArtifactsBucket".into(), uploaded.bucket.clone()),
+        ("ApiCodeKey".into(), uploaded.api_key.clone()),
+        ("TriggerCodeKey".into(), uploaded.trigger_key.clone()),
+        ("Architecture".into(), s.architecture.clone()),
+        ("WorkerImage".into(), image),
+        ("WorkerCpu".into(), s.worker_cpu.to_string()),
+        ("WorkerMemory".into(), s.worker_memory.to_string()),
+        ("Subnets".into(), network.subnets.join(",")),
+        ("SecurityGroups".into(), network.security_groups.join(",")),
+        ("AssignPublicIp".into(), if s.assign_public_ip { "ENABLED" } else { "DISABLED" }.into()),
+        ("ApiAuthType".into(), if s.api_public { "NONE" } else { "AWS_IAM" }.into()),
+        ("CorsOrigins".into(), s.cors_origins.join(",")),
+        ("BatchSize".into(), s.batch_size.to_string()),
+        ("MaxConcurrency".into(), s.max_concurrency.to_string()),
+        ("LogRetentionDays".into(), s.log_retention_days.to_string()),
+    ])
+}

@@ -1,0 +1,265 @@
+//! `deploy` run as an operator runs it, against moto; the old runbook's own
+//! AWS CLI commands check what it left.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use testkit::Moto;
+
+struct Deployer {
+    moto: Moto,
+    dir: PathBuf,
+}
+
+impl Deployer {
+    fn new() -> Self {
+        let moto = Moto::start();
+        let dir = std::env::temp_dir().join(testkit::unique("deploy-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Stand-ins for the Lambda zips: the emulator stores code, never runs it.
+        for name in ["solver-api", "solver-trigger"] {
+            let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join(format!("{name}.zip"))).unwrap());
+            zip.start_file("bootstrap", zip::write::SimpleFileOptions::default().unix_permissions(0o755)).unwrap();
+            zip.write_all(format!("#!/bin/sh\necho {name}\n").as_bytes()).unwrap();
+            zip.finish().unwrap();
+        }
+        Self { moto, dir }
+    }
+
+    fn config(&self, yaml: &str) -> PathBuf {
+        let path = self.dir.join(testkit::unique("deploy") + ".yaml");
+        std::fs::write(&path, yaml).unwrap();
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_deploy"));
+        cmd.env_clear().envs(self.moto.env()).env("AWS_DEFAULT_REGION", testkit::REGION).env("PATH", std::env::var("PATH").unwrap_or_default());
+        if !args.contains(&"--artifacts") {
+            cmd.arg("--artifacts").arg(&self.dir);
+        }
+        if !args.contains(&"--config") {
+            cmd.arg("--config").arg(self.dir.join("none.yaml"));
+        }
+        cmd.args(args).output().expect("run deploy")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "deploy {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(&all)).expect("--json prints JSON")
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "deploy {args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    /// The AWS CLI, as the runbook uses it (from the tools environment).
+    fn aws(&self, args: &[&str]) -> Value {
+        let bin = std::env::var_os("TOOLS_BIN").map_or_else(|| PathBuf::from("aws"), |d| Path::new(&d).join("aws"));
+        let out = Command::new(&bin)
+            .envs(self.moto.env())
+            .env("AWS_DEFAULT_REGION", testkit::REGION)
+            .args(["--endpoint-url", &self.moto.endpoint])
+            .args(args)
+            .args(["--output", "json"])
+            .output()
+            .unwrap_or_else(|e| panic!("{} ({e}): run the tests with `cargo xtask test`", bin.display()));
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        if out.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Value::Null;
+        }
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+#[test]
+fn deploy_from_nothing_leaves_what_the_runbook_expects() {
+    let d = Deployer::new();
+    let report = d.json(&[]);
+    assert_eq!(report["changed"], true);
+    assert_eq!(report["mode"], "on-demand");
+    assert_eq!(report["api_public"], false);
+    assert_eq!(report["roles"].as_array().unwrap().len(), 4);
+
+    let services = d.aws(&["ecs", "list-services", "--cluster", "scheduling-solver-cluster"]);
+    assert!(services["serviceArns"][0].as_str().unwrap().ends_with("/solver-worker"), "{services}");
+    let service = d.aws(&["ecs", "describe-services", "--cluster", "scheduling-solver-cluster", "--services", "solver-worker"]);
+    assert_eq!(service["services"][0]["desiredCount"], 0, "the legacy service is scaled to 0");
+
+    let conf = d.aws(&["lambda", "get-function-configuration", "--function-name", "scheduling-solver-sqs-trigger"]);
+    let vars = &conf["Environment"]["Variables"];
+    assert_eq!(vars["ECS_CLUSTER"], "scheduling-solver-cluster");
+    assert_eq!(vars["ECS_TASK_DEFINITION"], "solver-worker");
+    assert_eq!(vars["S3_RESULTS_BUCKET"], "scheduling-solver-results");
+    assert!(vars["ECS_SUBNETS"].as_str().unwrap().starts_with("subnet-"));
+    assert!(vars["ECS_SECURITY_GROUPS"].as_str().unwrap().starts_with("sg-"));
+    assert_eq!(conf["Runtime"], "provided.al2023");
+
+    let mappings = d.aws(&["lambda", "list-event-source-mappings", "--function-name", "scheduling-solver-sqs-trigger"]);
+    let m = &mappings["EventSourceMappings"][0];
+    assert_eq!(m["State"], "Enabled");
+    assert!(m["EventSourceArn"].as_str().unwrap().ends_with(":scheduling-solver-jobs"));
+    assert_eq!(m["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+
+    let queue = d.aws(&["sqs", "get-queue-url", "--queue-name", "scheduling-solver-jobs"]);
+    let attrs = d.aws(&["sqs", "get-queue-attributes", "--queue-url", queue["QueueUrl"].as_str().unwrap(), "--attribute-names", "All"]);
+    assert_eq!(attrs["Attributes"]["VisibilityTimeout"], "43200");
+    assert!(attrs["Attributes"]["RedrivePolicy"].as_str().unwrap().contains("scheduling-solver-jobs-dlq"));
+
+    let task_def = d.aws(&["ecs", "describe-task-definition", "--task-definition", "solver-worker"]);
+    assert_eq!(task_def["taskDefinition"]["containerDefinitions"][0]["name"], "worker");
+    // The emulator drops requiresCompatibilities from a template (MOTO.md lists similar drops).
+    assert_eq!(task_def["taskDefinition"]["networkMode"], "awsvpc");
+
+    // A second run with nothing changed leaves the stack alone.
+    let again = d.json(&[]);
+    assert_eq!(again["changed"], false);
+    assert!(again["uploaded"].as_array().unwrap().is_empty(), "artifacts already there are not uploaded again");
+    assert!(d.ok(&[]).contains("no changes"));
+}
+
+#[test]
+fn rollback_switches_to_polling_and_deploy_switches_back() {
+    let d = Deployer::new();
+    d.ok(&[]);
+    let r = d.json(&["rollback"]);
+    assert_eq!(r["mode"], "polling");
+    let status = d.json(&["status"]);
+    assert_eq!(status["mode"], "polling");
+    assert_eq!(status["legacy_service"]["desired"], 1);
+    assert_eq!(status["trigger_state"], "Disabled");
+    let mappings = d.aws(&["lambda", "list-event-source-mappings", "--function-name", "scheduling-solver-sqs-trigger"]);
+    assert_eq!(mappings["EventSourceMappings"][0]["State"], "Disabled", "one consumer: the trigger is off");
+
+    // A stack update must not reset the count behind the operator's back.
+    let plan = d.json(&["plan"]);
+    assert!(plan["changes"].is_null(), "{plan}");
+
+    let back = d.json(&[]);
+    assert_eq!(back["mode"], "on-demand");
+    assert_eq!(back["legacy_service"]["desired"], 0);
+    assert_eq!(d.json(&["status"])["mode"], "on-demand");
+}
+
+#[test]
+fn a_changed_setting_is_planned_then_applied() {
+    let d = Deployer::new();
+    d.ok(&[]);
+    let cfg = d.config("trigger:\n  batch_size: 5\nlog_retention_days: 7\n");
+    let cfg = cfg.to_str().unwrap();
+    let plan = d.json(&["--config", cfg, "plan"]);
+    assert!(plan["changes"].is_array(), "{plan}");
+    let report = d.json(&["--config", cfg]);
+    assert_eq!(report["changed"], true);
+    let mappings = d.aws(&["lambda", "list-event-source-mappings", "--function-name", "scheduling-solver-sqs-trigger"]);
+    assert_eq!(mappings["EventSourceMappings"][0]["BatchSize"], 5);
+    assert_eq!(d.json(&["--config", cfg])["changed"], false);
+}
+
+#[test]
+fn destroy_keeps_results_unless_asked_and_a_new_deploy_adopts_them() {
+    let d = Deployer::new();
+    d.ok(&[]);
+    assert!(d.fails(&["destroy"]).contains("--yes"), "no prompt without a terminal: refuse");
+    let r = d.json(&["destroy", "--yes"]);
+    assert_eq!(r["results_deleted"], false);
+    let buckets = d.aws(&["s3api", "list-buckets"]);
+    assert!(buckets.to_string().contains("scheduling-solver-results"));
+
+    let again = d.json(&[]);
+    assert_eq!(again["adopted"]["bucket"], true, "the kept bucket is adopted, not a failed create");
+    let r = d.json(&["destroy", "--yes", "--delete-results"]);
+    assert_eq!(r["results_deleted"], true);
+    assert!(!d.aws(&["s3api", "list-buckets"]).to_string().contains("scheduling-solver-results"));
+}
+
+#[test]
+fn an_account_with_the_old_architecture_is_adopted() {
+    let d = Deployer::new();
+    d.aws(&["ecs", "create-cluster", "--cluster-name", "scheduling-solver-cluster"]);
+    d.aws(&["ecs", "register-task-definition", "--family", "solver-worker", "--container-definitions", r#"[{"name":"worker","image":"old","memory":512}]"#]);
+    d.aws(&["ecs", "create-service", "--cluster", "scheduling-solver-cluster", "--service-name", "solver-worker", "--task-definition", "solver-worker", "--desired-count", "1"]);
+    let report = d.json(&[]);
+    assert_eq!(report["adopted"]["cluster"], true);
+    assert_eq!(report["adopted"]["service"], true);
+    assert_eq!(report["mode"], "on-demand");
+    assert_eq!(report["legacy_service"]["desired"], 0, "the old service is scaled to 0, not duplicated");
+    let services = d.aws(&["ecs", "list-services", "--cluster", "scheduling-solver-cluster"]);
+    assert_eq!(services["serviceArns"].as_array().unwrap().len(), 1);
+    assert_eq!(d.json(&["rollback"])["mode"], "polling");
+}
+
+#[test]
+fn a_region_without_a_default_vpc_says_what_to_set() {
+    let d = Deployer::new();
+    let vpcs = d.aws(&["ec2", "describe-vpcs", "--filters", "Name=isDefault,Values=true"]);
+    let vpc = vpcs["Vpcs"][0]["VpcId"].as_str().unwrap().to_owned();
+    for s in d.aws(&["ec2", "describe-subnets", "--filters", &format!("Name=vpc-id,Values={vpc}")])["Subnets"].as_array().unwrap() {
+        d.aws(&["ec2", "delete-subnet", "--subnet-id", s["SubnetId"].as_str().unwrap()]);
+    }
+    d.aws(&["ec2", "delete-vpc", "--vpc-id", &vpc]);
+    let err = d.fails(&[]);
+    assert!(err.contains("no default VPC in us-east-1") && err.contains("network.subnets"), "{err}");
+    // Naming the network in deploy.yaml is the way out.
+    let cfg = d.config("network:\n  subnets: [subnet-12345678]\n  security_groups: [sg-12345678]\n");
+    assert_eq!(d.json(&["--config", cfg.to_str().unwrap()])["network"]["source"], "deploy.yaml");
+}
+
+#[test]
+fn bad_input_gets_one_clear_message() {
+    let d = Deployer::new();
+    let cfg = d.config("names:\n  queue: q\n  queues: typo\n");
+    let err = d.fails(&["--config", cfg.to_str().unwrap()]);
+    assert!(err.contains("line 3") && err.contains("queues"), "{err}");
+
+    let empty = std::env::temp_dir().join(testkit::unique("no-artifacts"));
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = d.fails(&["--artifacts", empty.to_str().unwrap()]);
+    assert!(err.contains("solver-api.zip is missing") && err.contains("cargo xtask build"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", &d.moto.endpoint)
+        .env("AWS_REGION", testkit::REGION)
+        .env("HOME", &d.dir)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg("status")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no AWS credentials"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_deploy")).env_clear().env("HOME", &d.dir).env("AWS_EC2_METADATA_DISABLED", "true").arg("status").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("region"), "{err}");
+}
+
+#[test]
+fn a_resource_that_fails_is_reported() {
+    let d = Deployer::new();
+    d.aws(&["s3api", "create-bucket", "--bucket", "clash-bucket"]);
+    let broken = d.config(&testkit_template().replace(
+        "  # --- logs ---",
+        "  Clash:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: clash-bucket\n\n  # --- logs ---",
+    ));
+    let err = d.fails(&["--template", broken.to_str().unwrap()]);
+    // The emulator fails the execution at once, so the report is its error;
+    // on AWS the same path names each failed resource from the stack events.
+    assert!(err.contains("ExecuteChangeSet") && err.contains("BucketAlreadyExists"), "{err}");
+}
+
+fn testkit_template() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../stacks/solver.yaml")).unwrap()
+}
