@@ -1,0 +1,77 @@
+//! The trigger's event source mapping, played locally: while the emulator
+//! says the mapping is Enabled, receive up to its batch size from its queue,
+//! invoke the trigger with the SQS event, delete what succeeded, and leave the
+//! reported failures to their (trigger-set) visibility.
+
+use crate::lambda_host::LambdaHost;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn run(lambda: aws_sdk_lambda::Client, sqs: aws_sdk_sqs::Client, trigger: Arc<LambdaHost>) {
+    loop {
+        match poll_once(&lambda, &sqs, &trigger).await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(Duration::from_millis(500)).await,
+            Err(e) => {
+                tracing::warn!("event source mapping: {e:#}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// `true` when a batch was handled.
+async fn poll_once(lambda: &aws_sdk_lambda::Client, sqs: &aws_sdk_sqs::Client, trigger: &LambdaHost) -> anyhow::Result<bool> {
+    let out = lambda.list_event_source_mappings().function_name(&trigger.name).send().await?;
+    let Some(mapping) = out.event_source_mappings().iter().find(|m| m.state() == Some("Enabled")) else { return Ok(false) };
+    let arn = mapping.event_source_arn().unwrap_or_default().to_owned();
+    let name = arn.rsplit(':').next().unwrap_or_default();
+    let url = sqs.get_queue_url().queue_name(name).send().await?.queue_url().unwrap_or_default().to_owned();
+    let batch = mapping.batch_size().unwrap_or(10).clamp(1, 10);
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(batch)
+        .wait_time_seconds(1)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await?;
+    let messages = received.messages();
+    if messages.is_empty() {
+        return Ok(false);
+    }
+    let response = trigger.invoke(&sqs_event(messages, &arn)).await?;
+    let failed: Vec<&str> = response["batchItemFailures"].as_array().into_iter().flatten().filter_map(|f| f["itemIdentifier"].as_str()).collect();
+    for m in messages {
+        if !failed.contains(&m.message_id().unwrap_or_default())
+            && let Some(handle) = m.receipt_handle()
+        {
+            sqs.delete_message().queue_url(&url).receipt_handle(handle).send().await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Received messages as the Lambda SQS event an event source mapping
+/// delivers (the official record format).
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, serde_json::Value> =
+                m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.clone()))).collect()).unwrap_or_default();
+            serde_json::json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": crate::REGION,
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}

@@ -1,0 +1,134 @@
+//! Just enough HTTP/1.1 for loopback: keep-alive, Content-Length and chunked
+//! bodies. The data plane speaks it to the Lambda runtime client inside the
+//! real `bootstrap` programs, to the worker (task metadata) and to people.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self { status, headers: vec![("content-type".into(), "application/json".into())], body: body.into() }
+    }
+}
+
+pub type Handler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// Serves `handler` on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, handler: Handler) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut reader = BufReader::new(read);
+            while let Ok(Some(request)) = read_request(&mut reader).await {
+                let close = request.headers.get("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+                let response = handler(request).await;
+                let mut head = format!("HTTP/1.1 {} {}\r\ncontent-length: {}\r\n", response.status, reason(response.status), response.body.len());
+                for (k, v) in &response.headers {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&response.body).await.is_err() || close {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        404 => "Not Found",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        _ => "Status",
+    }
+}
+
+async fn read_head<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Result<Option<(String, BTreeMap<String, String>)>> {
+    let mut first = String::new();
+    if reader.read_line(&mut first).await? == 0 {
+        return Ok(None);
+    }
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(None);
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    Ok(Some((first.trim_end().to_owned(), headers)))
+}
+
+async fn read_body<R: AsyncBufReadExt + Unpin>(reader: &mut R, headers: &BTreeMap<String, String>) -> std::io::Result<Vec<u8>> {
+    if headers.get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+        let mut body = Vec::new();
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).await?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).map_err(std::io::Error::other)?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).await?;
+            if n == 0 {
+                return Ok(body);
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let len = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+async fn read_request<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Result<Option<Request>> {
+    let Some((first, headers)) = read_head(reader).await? else { return Ok(None) };
+    let mut parts = first.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned());
+    let body = read_body(reader, &headers).await?;
+    Ok(Some(Request { method, target, headers, body }))
+}
+
+/// One request on a fresh connection: `(status, body)`.
+pub async fn call(addr: &str, method: &str, target: &str, body: Option<&[u8]>) -> std::io::Result<(u16, Vec<u8>)> {
+    let stream = TcpStream::connect(addr).await?;
+    let (read, mut write) = stream.into_split();
+    let body = body.unwrap_or_default();
+    let head = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    write.write_all(head.as_bytes()).await?;
+    write.write_all(body).await?;
+    let mut reader = BufReader::new(read);
+    let (first, headers) = read_head(&mut reader).await?.ok_or_else(|| std::io::Error::other("connection closed before a response"))?;
+    let status = first.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = read_body(&mut reader, &headers).await?;
+    Ok((status, body))
+}

@@ -1,0 +1,176 @@
+//! ECS, played locally: every task the emulator records as RUNNING becomes a
+//! worker process with the task definition's environment plus the task's
+//! overrides, and is stopped in the emulator with its exit code when the
+//! process ends. The legacy service's desired count is kept in polling
+//! workers, so `deploy rollback` really switches the system to polling.
+
+use crate::Options;
+use crate::http::{self, Request, Response};
+use aws_sdk_ecs::types::DesiredStatus;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+
+pub struct TaskRunner {
+    options: Options,
+    ecs: aws_sdk_ecs::Client,
+    /// The task metadata endpoint (v4) the workers read their task ARN from.
+    metadata_addr: String,
+    started: Mutex<HashSet<String>>,
+    running: Mutex<HashMap<String, u32>>,
+    pollers: Mutex<Vec<Child>>,
+}
+
+impl TaskRunner {
+    pub async fn start(options: &Options, ecs: aws_sdk_ecs::Client) -> anyhow::Result<Arc<Self>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let metadata_addr = listener.local_addr()?.to_string();
+        // /v4/<task ARN, url-safe>/task answers {"TaskARN": ...}
+        tokio::spawn(http::serve(
+            listener,
+            Arc::new(|req: Request| {
+                Box::pin(async move {
+                    let arn = req.target.trim_start_matches("/v4/").trim_end_matches("/task").replace('~', "/");
+                    Response::new(200, serde_json::json!({"TaskARN": arn}).to_string())
+                })
+            }),
+        ));
+        Ok(Arc::new(Self {
+            options: options.clone(),
+            ecs,
+            metadata_addr,
+            started: Mutex::default(),
+            running: Mutex::default(),
+            pollers: Mutex::default(),
+        }))
+    }
+
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.start_new_tasks().await {
+                tracing::warn!("tasks: {e:#}");
+            }
+            if let Err(e) = self.keep_service_count().await {
+                tracing::warn!("legacy service: {e:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn container_env(&self, task_definition: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let def = self.ecs.describe_task_definition().task_definition(task_definition).send().await?;
+        let containers = def.task_definition().map(|d| d.container_definitions().to_vec()).unwrap_or_default();
+        let container = containers.iter().find(|c| c.name() == Some(self.options.container.as_str())).or(containers.first());
+        Ok(container
+            .map(|c| c.environment().iter().filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned()))).collect())
+            .unwrap_or_default())
+    }
+
+    fn worker(&self, env: Vec<(String, String)>, log: &str) -> anyhow::Result<Child> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.options.log_dir.join(log))?;
+        Ok(Command::new(self.options.bin_dir.join("solver-worker"))
+            .env_clear()
+            .envs(self.options.aws_env())
+            .env("PROGRESS_INTERVAL_S", "1")
+            .envs(env)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()?)
+    }
+
+    async fn start_new_tasks(self: &Arc<Self>) -> anyhow::Result<()> {
+        let o = &self.options;
+        let arns = self.ecs.list_tasks().cluster(&o.cluster).desired_status(DesiredStatus::Running).send().await?.task_arns().to_vec();
+        let new: Vec<String> = {
+            let started = self.started.lock().await;
+            arns.into_iter().filter(|a| !started.contains(a)).collect()
+        };
+        if new.is_empty() {
+            return Ok(());
+        }
+        let described = self.ecs.describe_tasks().cluster(&o.cluster).set_tasks(Some(new)).send().await?;
+        for task in described.tasks() {
+            let arn = task.task_arn().unwrap_or_default().to_owned();
+            self.started.lock().await.insert(arn.clone());
+            let mut env = self.container_env(task.task_definition_arn().unwrap_or_default()).await?;
+            for c in task.overrides().map(|o| o.container_overrides()).unwrap_or_default() {
+                for kv in c.environment() {
+                    if let (Some(k), Some(v)) = (kv.name(), kv.value()) {
+                        env.retain(|(name, _)| name != k);
+                        env.push((k.to_owned(), v.to_owned()));
+                    }
+                }
+            }
+            env.push(("ECS_CONTAINER_METADATA_URI_V4".into(), format!("http://{}/v4/{}", self.metadata_addr, arn.replace('/', "~"))));
+            let id = arn.rsplit('/').next().unwrap_or("task").to_owned();
+            let mut child = self.worker(env, &format!("task-{id}.log"))?;
+            let pid = child.id().unwrap_or_default();
+            self.running.lock().await.insert(arn.clone(), pid);
+            let this = self.clone();
+            tokio::spawn(async move {
+                let status = child.wait().await;
+                let code = status.as_ref().ok().and_then(std::process::ExitStatus::code);
+                this.running.lock().await.remove(&arn);
+                let reason = match code {
+                    Some(c) => format!("Essential container in task exited (exit code {c})"),
+                    None => "Essential container in task was stopped".to_owned(),
+                };
+                if let Err(e) = this.ecs.stop_task().cluster(&this.options.cluster).task(&arn).reason(reason).send().await {
+                    tracing::warn!("could not stop {arn} in the emulator: {e}");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    async fn keep_service_count(&self) -> anyhow::Result<()> {
+        let o = &self.options;
+        let out = self.ecs.describe_services().cluster(&o.cluster).services(&o.service).send().await?;
+        let Some(service) = out.services().iter().find(|s| s.status() == Some("ACTIVE")) else { return Ok(()) };
+        let desired = usize::try_from(service.desired_count()).unwrap_or(0);
+        let mut pollers = self.pollers.lock().await;
+        pollers.retain_mut(|c| c.try_wait().ok().flatten().is_none());
+        while pollers.len() < desired {
+            let env = self.container_env(service.task_definition().unwrap_or_default()).await?;
+            let n = pollers.len();
+            pollers.push(self.worker(env, &format!("polling-{n}.log"))?);
+        }
+        while pollers.len() > desired {
+            if let Some(mut child) = pollers.pop() {
+                // SIGTERM as ECS sends it: the worker stops between jobs.
+                if let Some(pid) = child.id() {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+                }
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM to every worker, waits for them to save their work, and
+    /// kills what is left.
+    pub async fn stop_all(&self) {
+        let pids: Vec<u32> = self.running.lock().await.values().copied().collect();
+        let mut pollers = std::mem::take(&mut *self.pollers.lock().await);
+        for pid in pids.iter().copied().chain(pollers.iter().filter_map(Child::id)) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+        }
+        for _ in 0..100 {
+            if self.running.lock().await.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for p in &mut pollers {
+            let _ = tokio::time::timeout(Duration::from_secs(10), p.wait()).await;
+            let _ = p.kill().await;
+        }
+    }
+}
