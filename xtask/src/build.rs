@@ -16,6 +16,7 @@ pub struct Args {
 
 pub struct Artifacts {
     pub dir: PathBuf,
+    pub bin_dir: PathBuf,
 }
 
 /// glibc of Amazon Linux 2023 (`provided.al2023`): a binary needing newer
@@ -29,7 +30,7 @@ pub fn run(args: &Args) -> anyhow::Result<Artifacts> {
         other => anyhow::bail!("unknown architecture {other}: use x86_64 or arm64"),
     };
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--target", triple, "-p", "solver-api", "-p", "solver-trigger", "-p", "solver-worker"]);
+    cmd.args(["build", "--release", "--target", triple, "-p", "solver-api", "-p", "solver-trigger", "-p", "solver-worker", "-p", "deployer"]);
     run_checked(&mut cmd).with_context(|| format!("release build for {triple} failed (for arm64: rustup target add aarch64-unknown-linux-gnu and a cross linker)"))?;
     let built = target_dir().join(triple).join("release");
     let dist = root().join("dist");
@@ -38,16 +39,22 @@ pub fn run(args: &Args) -> anyhow::Result<Artifacts> {
         let binary = built.join(name);
         check_glibc(&binary)?;
         let zip_path = dist.join(format!("{name}.zip"));
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path)?);
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755).compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file("bootstrap", options)?;
-        zip.write_all(&std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?)?;
-        zip.finish()?;
+        zip_bootstrap(&binary, &zip_path)?;
         eprintln!("built {}", zip_path.display());
     }
     std::fs::copy(built.join("solver-worker"), dist.join("solver-worker"))?;
     std::fs::write(dist.join("arch"), &args.arch)?;
-    Ok(Artifacts { dir: dist })
+    Ok(Artifacts { dir: dist, bin_dir: built })
+}
+
+/// A Lambda zip for `provided.al2023`: the program as `bootstrap`, executable.
+pub fn zip_bootstrap(binary: &std::path::Path, zip_path: &std::path::Path) -> anyhow::Result<()> {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(zip_path)?);
+    let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755).compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("bootstrap", options)?;
+    zip.write_all(&std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?)?;
+    zip.finish()?;
+    Ok(())
 }
 
 /// The highest `GLIBC_x.y` a binary asks for, read from its bytes.

@@ -1,6 +1,9 @@
 //! `cargo xtask <task>`: the project's chores, one module per task.
 
 mod build;
+mod demo;
+mod deploy;
+mod local;
 mod python;
 mod test;
 
@@ -25,12 +28,21 @@ enum Task {
     },
     /// Release Lambda zips (bootstrap inside) and the worker binary, in dist/
     Build(build::Args),
+    /// Build, then run `deploy` with those artifacts (and the worker image when Docker is there)
+    Deploy(deploy::Args),
+    /// The whole system on this machine (emulator + real stack + local data plane) until Ctrl-C
+    Local,
+    /// `local`, one job over HTTP followed to its result, `deploy status`, then stop
+    Demo,
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Test { args } => test::run(&args),
         Task::Build(args) => build::run(&args).map(|_| ()),
+        Task::Deploy(args) => deploy::run(&args),
+        Task::Local => local::run(),
+        Task::Demo => demo::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
