@@ -215,6 +215,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_says_the_defaults() {
+        let example = Settings::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy.example.yaml")).unwrap();
+        let defaults = Settings::load(Path::new("/nonexistent/deploy.yaml")).unwrap();
+        assert_eq!(format!("{:?}", example.names), format!("{:?}", defaults.names));
+        assert_eq!((example.worker_cpu, example.worker_memory, example.api_public), (defaults.worker_cpu, defaults.worker_memory, defaults.api_public));
+    }
+
+    #[test]
     fn names_are_overridable_and_the_bucket_takes_a_suffix() {
         let s = load("names:\n  queue: q\n  bucket_suffix: -123456789012\napi:\n  public: true\n  cors_origins: [https://app.example.com]\n").unwrap();
         assert_eq!(s.names.queue, "q");

@@ -109,8 +109,15 @@ pub fn start() -> anyhow::Result<Local> {
         .arg(work_dir.join("logs"))
         .stdout(Stdio::piped())
         .spawn()?;
+    let mut stdout = BufReader::new(plane.stdout.take().context("plane stdout")?);
     let mut first = String::new();
-    BufReader::new(plane.stdout.take().context("plane stdout")?).read_line(&mut first)?;
+    stdout.read_line(&mut first)?;
+    // Keep draining it: a closed pipe would fail the plane's later writes.
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            eprintln!("{line}");
+        }
+    });
     local.plane = plane;
     local.api_url = first.trim().strip_prefix("api ").context("the data plane did not start: see its output")?.to_owned();
     Ok(local)

@@ -23,20 +23,22 @@ pub fn dispatch(problem: &JobShop, rule: Rule, mut rng: Option<&mut Rng>) -> Sch
     let mut candidates = Vec::with_capacity(n);
     for _ in 0..total {
         // Earliest completion among the schedulable operations.
-        let (mut best_end, mut best_machine) = (i64::MAX, 0);
+        let (mut best_end, mut best_machine, mut best_job) = (i64::MAX, 0, 0);
         for j in 0..n {
             if let Some(op) = problem.jobs[j].get(next[j]) {
                 let end = job_ready[j].max(machine_ready[op.machine]) + op.duration;
                 if end < best_end {
-                    (best_end, best_machine) = (end, op.machine);
+                    (best_end, best_machine, best_job) = (end, op.machine, j);
                 }
             }
         }
         candidates.clear();
         for j in 0..n {
+            // The operation that ends first is always a candidate, also when
+            // it takes no time (zero durations occur in benchmark sets).
             if let Some(op) = problem.jobs[j].get(next[j])
                 && op.machine == best_machine
-                && job_ready[j].max(machine_ready[op.machine]) < best_end
+                && (j == best_job || job_ready[j].max(machine_ready[op.machine]) < best_end)
             {
                 candidates.push(j);
             }

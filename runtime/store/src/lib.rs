@@ -17,8 +17,8 @@ pub fn now() -> time::OffsetDateTime {
 }
 
 /// Logs as CloudWatch and ECS want them: plain lines, no colour, `RUST_LOG`
-/// to filter (default `info`).
+/// to filter (default `info`), on stderr so that stdout stays for output.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(false).with_writer(std::io::stderr).try_init();
 }

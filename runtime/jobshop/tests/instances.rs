@@ -1,0 +1,58 @@
+//! Every returned schedule is real: all 148 shared instances, a short limit.
+
+use job_model::{JobShop, check_schedule};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+fn instances() -> Vec<(String, JobShop)> {
+    let dir = std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"), Into::into).join("jobshop/instances");
+    let mut all: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), JobShop::parse_orlib(&std::fs::read_to_string(&p).unwrap()).unwrap()))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+#[test]
+fn every_shared_instance_gets_a_valid_schedule_and_a_true_bound() {
+    let bounds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/jobshop/bounds.json")).unwrap()).unwrap();
+    let all = instances();
+    assert_eq!(all.len(), 148);
+    for (name, problem) in all {
+        let params = jobshop::Params { time_limit: Duration::from_millis(100), threads: 1, seed: 7 };
+        let improvements = Mutex::new(Vec::new());
+        let result = jobshop::solve(&problem, &params, &AtomicBool::new(false), &|i| improvements.lock().unwrap().push(i.makespan));
+        check_schedule(&problem, &result).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let improvements = improvements.into_inner().unwrap();
+        assert!(improvements.windows(2).all(|w| w[1] < w[0]), "{name}: each improvement improves");
+        assert_eq!(improvements.last(), Some(&result.makespan), "{name}: the last improvement is the answer");
+        let known = bounds.as_array().unwrap().iter().find(|b| b["name"] == name.as_str()).unwrap_or_else(|| panic!("{name} in bounds.json"));
+        assert!(result.lower_bound <= known["upper_bound"].as_i64().unwrap(), "{name}: our bound {} is above a known schedule", result.lower_bound);
+    }
+}
+
+#[test]
+fn stop_returns_the_best_so_far_at_once() {
+    let (_, problem) = instances().into_iter().find(|(n, _)| n == "ta41").unwrap();
+    let stop = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let result = std::thread::scope(|s| {
+        let h = s.spawn(|| jobshop::solve(&problem, &jobshop::Params { time_limit: Duration::from_secs(60), threads: 2, seed: 1 }, &stop, &|_| {}));
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, Ordering::Relaxed);
+        h.join().unwrap()
+    });
+    assert!(started.elapsed() < Duration::from_secs(5));
+    check_schedule(&problem, &result).unwrap();
+}
+
+#[test]
+fn a_proven_optimum_ends_the_search_early() {
+    let problem = JobShop::parse_orlib("2 2\n0 3 1 2\n1 4 0 1\n").unwrap();
+    let result = jobshop::solve(&problem, &jobshop::Params { time_limit: Duration::from_secs(30), threads: 2, seed: 1 }, &AtomicBool::new(false), &|_| {});
+    assert_eq!((result.makespan, result.lower_bound, result.optimal), (6, 6, true));
+    assert!(result.solver.elapsed_s < 1.0);
+}
