@@ -70,6 +70,7 @@ async fn task_counts(ecs: &aws_sdk_ecs::Client) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
+    job_store::init_logging();
     let moto = Moto::start();
     let bins = bin_dir();
     let dist = std::env::temp_dir().join(testkit::unique("local-e2e"));

@@ -1,8 +1,9 @@
 //! The ECS client, with one compatibility shim for the local emulator.
 //!
-//! moto answers RunTask and DescribeTasks with a container's `cpu` and
-//! `memory` as JSON numbers where the ECS API has strings, and the SDK then
-//! refuses the whole response ("type mismatch: expected string"). For a
+//! moto answers with `cpu` and `memory` as JSON numbers where the ECS API has
+//! strings (a task's, its containers', a task definition's; only container
+//! definitions have integers), and the SDK then refuses the whole response
+//! ("type mismatch: expected string"). For a
 //! plain-`http://` endpoint only (an emulator; AWS is always HTTPS), the
 //! responses are rewritten to the API's types before the SDK reads them. The
 //! AWS path uses the SDK's own client, untouched.
@@ -54,31 +55,31 @@ impl HttpConnector for EmulatorConnector {
     }
 }
 
-/// `containers[].cpu|memory|memoryReservation` as strings, anywhere in the
-/// document; any other body is passed on as it came.
+/// `cpu`, `memory` and `memoryReservation` as strings anywhere but in
+/// `containerDefinitions`; any other body is passed on as it came.
 fn stringify_container_numbers(body: &[u8]) -> Vec<u8> {
     let Ok(mut doc) = serde_json::from_slice::<Value>(body) else { return body.to_vec() };
-    fn walk(v: &mut Value, changed: &mut bool) {
+    fn walk(v: &mut Value, integers_here: bool, changed: &mut bool) {
         match v {
             Value::Object(map) => {
-                if let Some(Value::Array(containers)) = map.get_mut("containers") {
-                    for c in containers.iter_mut().filter_map(Value::as_object_mut) {
-                        for key in ["cpu", "memory", "memoryReservation"] {
-                            if let Some(n @ Value::Number(_)) = c.get_mut(key) {
-                                *n = Value::String(n.to_string());
-                                *changed = true;
-                            }
+                if !integers_here {
+                    for key in ["cpu", "memory", "memoryReservation"] {
+                        if let Some(n @ Value::Number(_)) = map.get_mut(key) {
+                            *n = Value::String(n.to_string());
+                            *changed = true;
                         }
                     }
                 }
-                map.values_mut().for_each(|v| walk(v, changed));
+                for (k, v) in map.iter_mut() {
+                    walk(v, k == "containerDefinitions", changed);
+                }
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, changed)),
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, integers_here, changed)),
             _ => {}
         }
     }
     let mut changed = false;
-    walk(&mut doc, &mut changed);
+    walk(&mut doc, false, &mut changed);
     if changed { serde_json::to_vec(&doc).expect("JSON value serialises") } else { body.to_vec() }
 }
 
@@ -91,6 +92,10 @@ mod tests {
         assert_eq!(out["tasks"][0]["containers"][0]["cpu"], "0");
         assert_eq!(out["tasks"][0]["containers"][0]["memory"], "2048");
         assert_eq!(out["tasks"][0]["cpu"], "1024");
+        let def = br#"{"taskDefinition":{"cpu":"1024","memory":2048,"containerDefinitions":[{"name":"worker","memory":2048}]}}"#;
+        let out: serde_json::Value = serde_json::from_slice(&super::stringify_container_numbers(def)).unwrap();
+        assert_eq!(out["taskDefinition"]["memory"], "2048");
+        assert_eq!(out["taskDefinition"]["containerDefinitions"][0]["memory"], 2048, "container definitions keep integers");
         assert_eq!(super::stringify_container_numbers(b"not json"), b"not json");
     }
 }
