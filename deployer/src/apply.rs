@@ -125,8 +125,10 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
         ("S3_RESULTS_BUCKET", names.bucket.clone()),
     ];
     let trigger_env_fixed = switch::verify_trigger_environment(aws, names, &expected_env).await?;
-    let trigger_state = switch::set_trigger(aws, names, true).await?;
+    // The service down first, then the trigger on: at no moment do both
+    // consume the queue (the mirror of `rollback`).
     let legacy_service = switch::set_service(aws, names, 0).await?;
+    let trigger_state = switch::set_trigger(aws, names, true).await?;
     let mapping = switch::mapping(aws, names).await?;
     Ok(DeployReport {
         stack: names.stack.clone(),

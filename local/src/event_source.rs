@@ -40,6 +40,17 @@ async fn poll_once(lambda: &aws_sdk_lambda::Client, sqs: &aws_sdk_sqs::Client, t
     if messages.is_empty() {
         return Ok(false);
     }
+    // Disabled while the receive waited: hand the batch back untouched, as a
+    // disabled mapping stops delivering.
+    let still = lambda.list_event_source_mappings().function_name(&trigger.name).send().await?;
+    if !still.event_source_mappings().iter().any(|m| m.uuid() == mapping.uuid() && m.state() == Some("Enabled")) {
+        for m in messages {
+            if let Some(handle) = m.receipt_handle() {
+                sqs.change_message_visibility().queue_url(&url).receipt_handle(handle).visibility_timeout(0).send().await?;
+            }
+        }
+        return Ok(false);
+    }
     let response = trigger.invoke(&sqs_event(messages, &arn)).await?;
     let failed: Vec<&str> = response["batchItemFailures"].as_array().into_iter().flatten().filter_map(|f| f["itemIdentifier"].as_str()).collect();
     for m in messages {

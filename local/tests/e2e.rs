@@ -109,12 +109,17 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
 
     // Rollback: the polling worker solves it, no task is started.
     assert_eq!(deploy(&moto, &dist, &["rollback"])["mode"], "polling");
+    // A mapping being disabled may still deliver what it already received
+    // (on AWS too): give the local one its poll interval.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let id = submit(&api, &small).await;
     assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
     assert_eq!(task_counts(&ecs).await, (0, 21), "no task for a job in polling mode");
 
     // And back: on-demand again.
     assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
+    // The polling worker gets SIGTERM within a poll interval and stops.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let id = submit(&api, &small).await;
     assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
     eventually("a task for it", Duration::from_secs(30), || async { (task_counts(&ecs).await == (0, 22)).then_some(()) }).await;
