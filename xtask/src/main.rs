@@ -67,6 +67,18 @@ pub fn cache_dir() -> PathBuf {
 pub fn cargo() -> std::process::Command {
     let mut cmd = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
+    // `cargo run` gave this process variables about xtask itself (and a
+    // library path into the target dir). Passed on, build scripts that watch
+    // the environment rerun, and the AWS SDK is rebuilt whenever a plain
+    // `cargo build` and an xtask build alternate.
+    for (key, value) in std::env::vars_os() {
+        let key_text = key.to_string_lossy();
+        let from_cargo_run = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE"].iter().any(|p| key_text.starts_with(p));
+        let target_libs = key_text == "LD_LIBRARY_PATH" && value.to_string_lossy().contains("target");
+        if from_cargo_run || target_libs {
+            cmd.env_remove(&key);
+        }
+    }
     if std::env::var_os("CARGO_TARGET_DIR").is_none() {
         cmd.env("CARGO_TARGET_DIR", cache_dir().join("target"));
     }
