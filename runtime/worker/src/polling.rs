@@ -18,15 +18,25 @@ const HEARTBEAT: Duration = Duration::from_secs(5 * 60);
 pub async fn run(ctx: &JobContext, sqs: aws_sdk_sqs::Client, queue_url: &str, shutdown: &Shutdown) -> anyhow::Result<()> {
     tracing::info!(queue_url, "polling");
     while !shutdown.requested() {
-        let received = tokio::select! {
-            r = sqs.receive_message()
-                .queue_url(queue_url)
-                .wait_time_seconds(WAIT_TIME_S)
-                .max_number_of_messages(1)
-                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                .send() => r,
-            _ = shutdown.wait() => break,
-        };
+        // Not abandoned on SIGTERM: SQS would still deliver to the dropped
+        // long poll and hide those messages for the queue's 12 hours. The
+        // receive finishes (at most 20 s) and what it got is handed back.
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .wait_time_seconds(WAIT_TIME_S)
+            .max_number_of_messages(1)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await;
+        if shutdown.requested() {
+            for m in received.iter().flat_map(|out| out.messages()) {
+                if let Some(handle) = m.receipt_handle() {
+                    let _ = sqs.change_message_visibility().queue_url(queue_url).receipt_handle(handle).visibility_timeout(0).send().await;
+                }
+            }
+            break;
+        }
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {

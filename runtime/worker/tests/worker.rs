@@ -203,7 +203,7 @@ async fn polling_mode_runs_queued_jobs_deletes_their_messages_and_stops_on_sigte
     let started = std::time::Instant::now();
     let (code, stderr) = wait(child).await;
     assert!(code.success(), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(10), "SIGTERM between jobs ends the long poll at once");
+    assert!(started.elapsed() < Duration::from_secs(25), "SIGTERM between jobs ends after the current long poll");
 }
 
 #[tokio::test]
