@@ -116,9 +116,14 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
     assert_eq!(task_counts(&ecs).await, (0, 21), "no task for a job in polling mode");
 
-    // Switching back (`deploy`) is shown by the deploy tests; here the
-    // polling worker's shutdown would need its in-flight long poll handled,
-    // which the worker now does but this run did not get to verify.
+    // And back: on-demand again. The polling worker gets SIGTERM, finishes
+    // its in-flight long poll and hands back anything it received, so the
+    // next job is launched as a task whichever consumer saw it first.
+    assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let id = submit(&api, &small).await;
+    assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
+    eventually("a task for it", Duration::from_secs(60), || async { (task_counts(&ecs).await == (0, 22)).then_some(()) }).await;
 
     system.shutdown().await;
 }
