@@ -53,9 +53,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The repository root, from this crate's manifest directory.
+/// The repository root, from this crate's manifest directory as `cargo run`
+/// gives it now. The compile-time value can name another clone: the build
+/// cache is shared between clones, and cargo keeps a binary whose sources are
+/// older than it, wherever they were built.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().expect("xtask lives in the workspace root").to_path_buf()
 }
 
 /// Where builds and tools are cached, outside the clone so a fresh clone reuses them.
