@@ -1,17 +1,14 @@
 //! Giffler-Thompson active schedules: at each step, the machine whose next
 //! operation could finish first, and among the operations that could start
-//! before that, one chosen by a priority rule (randomised when asked).
+//! before that, the one whose job has most work remaining (MWKR), or, when a
+//! random source is given, now and then a random one: each search thread
+//! starts from a different good schedule.
 
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 use job_model::JobShop;
 
-#[derive(Debug, Clone, Copy)]
-pub enum Rule {
-    MostWorkRemaining,
-}
-
-pub fn dispatch(problem: &JobShop, rule: Rule, mut rng: Option<&mut Rng>) -> Schedule {
+pub fn dispatch(problem: &JobShop, mut rng: Option<&mut Rng>) -> Schedule {
     let n = problem.jobs.len();
     let mut next = vec![0usize; n];
     let mut job_ready = vec![0i64; n];
@@ -43,15 +40,8 @@ pub fn dispatch(problem: &JobShop, rule: Rule, mut rng: Option<&mut Rng>) -> Sch
                 candidates.push(j);
             }
         }
-        let mut random_pick = None;
-        if let Some(r) = rng.as_deref_mut()
-            && r.below(4) == 0
-        {
-            random_pick = Some(candidates[r.below(candidates.len())]);
-        }
-        let chosen = random_pick.unwrap_or_else(|| match rule {
-            Rule::MostWorkRemaining => *candidates.iter().max_by_key(|&&j| (remaining[j], std::cmp::Reverse(j))).expect("one candidate at least"),
-        });
+        let random_pick = rng.as_deref_mut().and_then(|r| (r.below(4) == 0).then(|| candidates[r.below(candidates.len())]));
+        let chosen = random_pick.unwrap_or_else(|| *candidates.iter().max_by_key(|&&j| (remaining[j], std::cmp::Reverse(j))).expect("one candidate at least"));
         let op = problem.jobs[chosen][next[chosen]];
         let start = job_ready[chosen].max(machine_ready[op.machine]);
         starts[chosen][next[chosen]] = start;

@@ -10,6 +10,7 @@ mod tabu;
 pub use bound::lower_bound;
 use job_model::{JobShop, JobShopResult, SolverInfo};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 pub const NAME: &str = "jobshop-builtin";
@@ -35,40 +36,78 @@ pub struct Improvement {
     pub elapsed_s: f64,
 }
 
+/// Iterations per epoch, scaled so that an epoch takes a few tens of
+/// milliseconds whatever the size (an iteration costs O(operations)).
+fn epoch_steps(operations: usize) -> u64 {
+    (2_000_000 / operations.max(1) as u64).clamp(200, 50_000)
+}
+
 /// Solves until the time limit, a proven optimum, or `stop` is set; calls
 /// `on_improve` for each better schedule. Always returns a valid schedule.
 ///
 /// A dispatching rule gives the first schedule at once; then one tabu search
-/// per thread (seeds `seed`, `seed + 1`, ...) improves it, the best of all
-/// being reported as it is found.
+/// per thread improves it. The threads run in epochs of a fixed number of
+/// iterations and meet between epochs: a search that has stalled continues
+/// from the best schedule of all. Which schedule each thread sees therefore
+/// depends only on the seed and the thread count, not on timing: two runs
+/// with the same seed and threads follow the same path, and the time limit
+/// only decides where it is cut.
 pub fn solve(problem: &JobShop, params: &Params, stop: &AtomicBool, on_improve: &(dyn Fn(Improvement) + Sync)) -> JobShopResult {
     let started = Instant::now();
     let lb = lower_bound(problem);
     let deadline = started + params.time_limit;
-    let first = construct::dispatch(problem, construct::Rule::MostWorkRemaining, None);
+    let first = construct::dispatch(problem, None);
     on_improve(Improvement { makespan: first.makespan(), lower_bound: lb, elapsed_s: started.elapsed().as_secs_f64() });
     let graph = tabu::Graph::new(problem);
-    let start_seq = graph.sequences(&first);
-    let best = std::sync::Mutex::new((first.makespan(), start_seq.clone()));
+    let threads = params.threads.max(1);
+    let steps = epoch_steps(graph.operations());
+    // The best makespan reported so far, so that reports only ever improve.
+    let reported = Mutex::new(first.makespan());
+    let report = |makespan: i64| {
+        let mut r = reported.lock().expect("never poisoned");
+        if makespan < *r {
+            *r = makespan;
+            on_improve(Improvement { makespan, lower_bound: lb, elapsed_s: started.elapsed().as_secs_f64() });
+        }
+    };
+    let finished = AtomicBool::new(false);
+    let barrier = Barrier::new(threads);
+    let bests: Vec<Mutex<(i64, Vec<Vec<usize>>)>> = (0..threads).map(|_| Mutex::new((i64::MAX, Vec::new()))).collect();
     std::thread::scope(|scope| {
-        for t in 0..params.threads.max(1) {
-            let (graph, best, start_seq) = (&graph, &best, start_seq.clone());
+        for t in 0..threads {
+            let (graph, first, report, finished, barrier, bests) = (&graph, &first, &report, &finished, &barrier, &bests);
             scope.spawn(move || {
-                let mut search = tabu::Search::new(graph, params.seed.wrapping_add(t as u64));
-                let mut keep_going = || Instant::now() < deadline && !stop.load(Ordering::Relaxed) && best.lock().map_or(false, |b| b.0 > lb);
-                let mut improved = |found: &tabu::Found| {
-                    let mut b = best.lock().expect("best is never poisoned");
-                    if found.makespan < b.0 {
-                        *b = (found.makespan, found.seq.clone());
-                        on_improve(Improvement { makespan: found.makespan, lower_bound: lb, elapsed_s: started.elapsed().as_secs_f64() });
+                let seed = params.seed.wrapping_add(t as u64);
+                let start = if t == 0 { first.clone() } else { construct::dispatch(problem, Some(&mut rng::Rng::new(seed ^ 0x5EED))) };
+                let mut search = tabu::Search::new(graph, graph.sequences(&start), seed);
+                report(search.best().makespan);
+                let mut keep_going = || Instant::now() < deadline && !stop.load(Ordering::Relaxed) && !finished.load(Ordering::Relaxed);
+                loop {
+                    let more = search.run(steps, lb, &mut keep_going, &mut |found| report(found.makespan));
+                    if !more {
+                        finished.store(true, Ordering::Relaxed);
                     }
-                };
-                search.run(start_seq, lb, &mut keep_going, &mut improved);
+                    *bests[t].lock().expect("never poisoned") = (search.best().makespan, search.best().seq.clone());
+                    // Every thread reaches both barriers in every epoch, so
+                    // none waits for one that has left.
+                    barrier.wait();
+                    let leader = (0..threads).min_by_key(|&k| (bests[k].lock().expect("never poisoned").0, k)).expect("one thread");
+                    if finished.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if leader != t && search.stalled() {
+                        let (makespan, seq) = &*bests[leader].lock().expect("never poisoned");
+                        if *makespan < search.best().makespan {
+                            search.adopt(seq);
+                        }
+                    }
+                    barrier.wait();
+                }
             });
         }
     });
-    let (_, seq) = best.into_inner().expect("best is never poisoned");
-    let schedule = tabu::Search::schedule(&graph, &seq);
+    let (_, seq) = bests.into_iter().map(|b| b.into_inner().expect("never poisoned")).min_by_key(|b| b.0).expect("one thread");
+    let schedule = graph.schedule(&seq);
     let makespan = schedule.makespan();
     JobShopResult {
         makespan,

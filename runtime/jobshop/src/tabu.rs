@@ -1,8 +1,16 @@
-//! Tabu search on the disjunctive graph with the N5 neighbourhood (Nowicki &
-//! Smutnicki): swap the first or last two operations of each critical block.
-//! A move is judged by re-timing the whole graph (heads by topological
-//! order), which is exact and, at these sizes, cheap; a swap of adjacent
-//! critical operations never creates a cycle, so every move stays feasible.
+//! Tabu search on the disjunctive graph with the N7 neighbourhood (Zhang,
+//! Li, Guan & Rao 2007): within each critical block, an operation moves to
+//! the block's front or back, and the block's first or last operation moves
+//! inside it. N7 contains N5 (Nowicki & Smutnicki's swaps at block ends).
+//!
+//! Moves are judged without re-timing the graph: from the heads (earliest
+//! starts) and tails (longest path to the end) of the current schedule, the
+//! new heads and tails of the moved segment are estimated as Balas &
+//! Vazacopoulos do, which is exact for the segment and costs O(block). Only
+//! the chosen move is applied and the graph re-timed, in O(operations).
+//! Every move the search makes satisfies Balas & Vazacopoulos' condition for
+//! staying acyclic; the re-timing still checks, because with zero durations
+//! (which benchmark sets contain) the condition is not quite sufficient.
 
 use crate::rng::Rng;
 use crate::schedule::Schedule;
@@ -14,6 +22,7 @@ const NONE: usize = usize::MAX;
 pub struct Graph {
     dur: Vec<i64>,
     machine: Vec<usize>,
+    job: Vec<usize>,
     job_prev: Vec<usize>,
     job_next: Vec<usize>,
     first_of_job: Vec<usize>,
@@ -22,18 +31,27 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(p: &JobShop) -> Self {
-        let (mut dur, mut machine, mut job_prev, mut job_next, mut first_of_job) = (vec![], vec![], vec![], vec![], vec![]);
-        for job in &p.jobs {
-            first_of_job.push(dur.len());
-            for (k, op) in job.iter().enumerate() {
-                let o = dur.len();
-                dur.push(op.duration);
-                machine.push(op.machine);
-                job_prev.push(if k == 0 { NONE } else { o - 1 });
-                job_next.push(if k + 1 == job.len() { NONE } else { o + 1 });
+        let mut g = Self { dur: vec![], machine: vec![], job: vec![], job_prev: vec![], job_next: vec![], first_of_job: vec![], machines: p.machines };
+        for (j, ops) in p.jobs.iter().enumerate() {
+            g.first_of_job.push(g.dur.len());
+            for (k, op) in ops.iter().enumerate() {
+                let o = g.dur.len();
+                g.dur.push(op.duration);
+                g.machine.push(op.machine);
+                g.job.push(j);
+                g.job_prev.push(if k == 0 { NONE } else { o - 1 });
+                g.job_next.push(if k + 1 == ops.len() { NONE } else { o + 1 });
             }
         }
-        Self { dur, machine, job_prev, job_next, first_of_job, machines: p.machines }
+        g
+    }
+
+    pub fn operations(&self) -> usize {
+        self.dur.len()
+    }
+
+    fn jobs(&self) -> usize {
+        self.first_of_job.len()
     }
 
     /// Machine sequences of a schedule: operations ordered by start time.
@@ -44,96 +62,271 @@ impl Graph {
             seq[self.machine[o]].push(o);
         }
         for s in &mut seq {
-            s.sort_by_key(|&o| (starts[o], o));
+            s.sort_by_key(|&o| (starts[o], self.dur[o], o));
         }
         seq
     }
+
+    /// The schedule (start times per job and operation) of machine sequences.
+    pub fn schedule(&self, seq: &[Vec<usize>]) -> Schedule {
+        let mut st = State::new(self, seq.to_vec());
+        assert!(st.retime(self), "a found solution is acyclic");
+        let n = self.operations();
+        let starts = (0..self.jobs())
+            .map(|j| st.head[self.first_of_job[j]..self.first_of_job.get(j + 1).copied().unwrap_or(n)].to_vec())
+            .collect();
+        Schedule { starts, makespan: st.makespan }
+    }
 }
 
-/// Heads (earliest starts) for machine sequences, or `None` on a cycle.
-struct Timing {
+/// Machine sequences with their timing: `head[o]` is the earliest start of
+/// `o`, `rest[o]` the longest path from the start of `o` to the end.
+struct State {
+    seq: Vec<Vec<usize>>,
+    pos: Vec<usize>,
     head: Vec<i64>,
-    mach_prev: Vec<usize>,
+    rest: Vec<i64>,
     makespan: i64,
-    last: usize,
+    order: Vec<usize>,
+    indeg: Vec<u8>,
 }
 
-fn time(g: &Graph, seq: &[Vec<usize>], t: &mut Timing, indeg: &mut [u8], mach_next: &mut [usize], stack: &mut Vec<usize>) -> bool {
-    let n = g.dur.len();
-    for s in seq {
-        for (i, &o) in s.iter().enumerate() {
-            t.mach_prev[o] = if i == 0 { NONE } else { s[i - 1] };
-            mach_next[o] = s.get(i + 1).copied().unwrap_or(NONE);
+impl State {
+    fn new(g: &Graph, seq: Vec<Vec<usize>>) -> Self {
+        let n = g.operations();
+        let mut st = Self { seq, pos: vec![0; n], head: vec![0; n], rest: vec![0; n], makespan: 0, order: Vec::with_capacity(n), indeg: vec![0; n] };
+        for m in 0..st.seq.len() {
+            st.renumber(m);
+        }
+        st
+    }
+
+    fn renumber(&mut self, m: usize) {
+        for (i, &o) in self.seq[m].iter().enumerate() {
+            self.pos[o] = i;
         }
     }
-    stack.clear();
-    for o in 0..n {
-        indeg[o] = u8::from(g.job_prev[o] != NONE) + u8::from(t.mach_prev[o] != NONE);
-        t.head[o] = 0;
-        if indeg[o] == 0 {
-            stack.push(o);
-        }
+
+    fn mach_next(&self, g: &Graph, o: usize) -> usize {
+        self.seq[g.machine[o]].get(self.pos[o] + 1).copied().unwrap_or(NONE)
     }
-    let (mut seen, mut makespan, mut last) = (0, 0, 0);
-    while let Some(o) = stack.pop() {
-        seen += 1;
-        let end = t.head[o] + g.dur[o];
-        if end > makespan {
-            (makespan, last) = (end, o);
+
+    fn end(&self, g: &Graph, o: usize) -> i64 {
+        if o == NONE { 0 } else { self.head[o] + g.dur[o] }
+    }
+
+    fn rest_of(&self, o: usize) -> i64 {
+        if o == NONE { 0 } else { self.rest[o] }
+    }
+
+    /// Heads by topological order, tails in reverse; `false` on a cycle.
+    fn retime(&mut self, g: &Graph) -> bool {
+        let n = g.operations();
+        self.order.clear();
+        for o in 0..n {
+            self.indeg[o] = u8::from(g.job_prev[o] != NONE) + u8::from(self.pos[o] != 0);
+            self.head[o] = 0;
+            if self.indeg[o] == 0 {
+                self.order.push(o);
+            }
         }
-        for next in [g.job_next[o], mach_next[o]] {
-            if next != NONE {
-                t.head[next] = t.head[next].max(end);
-                indeg[next] -= 1;
-                if indeg[next] == 0 {
-                    stack.push(next);
+        let mut i = 0;
+        while i < self.order.len() {
+            let o = self.order[i];
+            i += 1;
+            let end = self.head[o] + g.dur[o];
+            for next in [g.job_next[o], self.mach_next(g, o)] {
+                if next != NONE {
+                    self.head[next] = self.head[next].max(end);
+                    self.indeg[next] -= 1;
+                    if self.indeg[next] == 0 {
+                        self.order.push(next);
+                    }
                 }
             }
         }
+        if self.order.len() != n {
+            return false;
+        }
+        self.makespan = 0;
+        for k in (0..n).rev() {
+            let o = self.order[k];
+            self.rest[o] = g.dur[o] + self.rest_of(g.job_next[o]).max(self.rest_of(self.mach_next(g, o)));
+            self.makespan = self.makespan.max(self.head[o] + self.rest[o]);
+        }
+        true
     }
-    t.makespan = makespan;
-    t.last = last;
-    seen == n
-}
 
-/// Critical blocks: maximal runs of one machine on a critical path, as
-/// (machine, first index, last index) into that machine's sequence.
-fn blocks(g: &Graph, t: &Timing, seq: &[Vec<usize>]) -> Vec<(usize, usize, usize)> {
-    let mut path = vec![t.last];
-    let mut o = t.last;
-    loop {
-        let mp = t.mach_prev[o];
-        let jp = g.job_prev[o];
-        // Prefer the machine predecessor: longer blocks, more moves.
-        if mp != NONE && t.head[mp] + g.dur[mp] == t.head[o] {
-            o = mp;
-        } else if jp != NONE && t.head[jp] + g.dur[jp] == t.head[o] {
-            o = jp;
+    /// The critical blocks of one critical path, as (machine, first, last)
+    /// positions: maximal runs of two or more operations of one machine.
+    fn blocks(&self, g: &Graph, out: &mut Vec<(usize, usize, usize)>) {
+        out.clear();
+        let Some(mut o) = (0..g.operations()).find(|&o| self.head[o] == 0 && self.rest[o] == self.makespan) else { return };
+        let mut run_start = o;
+        loop {
+            let (mn, jn) = (self.mach_next(g, o), g.job_next[o]);
+            let on_path = |x: usize| x != NONE && self.head[x] == self.head[o] + g.dur[o] && self.rest[x] == self.rest[o] - g.dur[o];
+            // The machine successor first: longer blocks, more moves.
+            let next = if on_path(mn) { mn } else if on_path(jn) { jn } else { NONE };
+            if next == NONE || next != mn {
+                if o != run_start {
+                    out.push((g.machine[o], self.pos[run_start], self.pos[o]));
+                }
+                run_start = next;
+            }
+            if next == NONE {
+                return;
+            }
+            o = next;
+        }
+    }
+
+    /// Takes the operation at `from` out of machine `m` and puts it at `to`.
+    fn apply(&mut self, mv: Move) {
+        let s = &mut self.seq[mv.m];
+        if mv.from < mv.to {
+            s[mv.from..=mv.to].rotate_left(1);
         } else {
-            break;
+            s[mv.to..=mv.from].rotate_right(1);
         }
-        path.push(o);
+        let (lo, hi) = (mv.from.min(mv.to), mv.from.max(mv.to));
+        for i in lo..=hi {
+            self.pos[self.seq[mv.m][i]] = i;
+        }
     }
-    path.reverse();
-    let pos = |o: usize| seq[g.machine[o]].iter().position(|&x| x == o).expect("on its machine");
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < path.len() {
-        let mut j = i;
-        while j + 1 < path.len() && g.machine[path[j + 1]] == g.machine[path[i]] && t.mach_prev[path[j + 1]] == path[j] {
-            j += 1;
-        }
-        if j > i {
-            out.push((g.machine[path[i]], pos(path[i]), pos(path[j])));
-        }
-        i = j + 1;
+
+    fn undo(&mut self, mv: Move) {
+        self.apply(Move { m: mv.m, from: mv.to, to: mv.from });
     }
-    out
+
+    /// The makespan of the paths through the moved segment after `mv`,
+    /// from the current heads and tails (Balas & Vazacopoulos), or `None`
+    /// when the move might create a cycle.
+    fn estimate(&self, g: &Graph, mv: Move, segment: &mut Vec<usize>, heads: &mut Vec<i64>) -> Option<i64> {
+        let s = &self.seq[mv.m];
+        let (lo, hi) = (mv.from.min(mv.to), mv.from.max(mv.to));
+        segment.clear();
+        if mv.from < mv.to {
+            // `u` goes after `v`: no path may lead from u's job successor to v.
+            let (u, v) = (s[mv.from], s[mv.to]);
+            let js = g.job_next[u];
+            if js != NONE && self.rest[js] > self.rest[v] {
+                return None;
+            }
+            segment.extend_from_slice(&s[lo + 1..=hi]);
+            segment.push(u);
+        } else {
+            // `v` goes before `u`: no path may lead from u to v's job predecessor.
+            let (v, u) = (s[mv.from], s[mv.to]);
+            let jp = g.job_prev[v];
+            if jp != NONE && self.end(g, jp) > self.end(g, u) {
+                return None;
+            }
+            segment.push(v);
+            segment.extend_from_slice(&s[lo..hi]);
+        }
+        let before = if lo == 0 { NONE } else { s[lo - 1] };
+        let after = s.get(hi + 1).copied().unwrap_or(NONE);
+        heads.clear();
+        let mut ready = self.end(g, before);
+        for &o in segment.iter() {
+            let h = ready.max(self.end(g, g.job_prev[o]));
+            heads.push(h);
+            ready = h + g.dur[o];
+        }
+        let (mut rest, mut longest) = (self.rest_of(after), 0);
+        for (k, &o) in segment.iter().enumerate().rev() {
+            rest = g.dur[o] + rest.max(self.rest_of(g.job_next[o]));
+            longest = longest.max(heads[k] + rest);
+        }
+        Some(longest)
+    }
 }
 
-pub struct Search<'a> {
-    g: &'a Graph,
-    rng: Rng,
+/// Operation at position `from` of machine `m` moved to position `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Move {
+    m: usize,
+    from: usize,
+    to: usize,
+}
+
+impl Move {
+    /// Swapping neighbours either way round is one move.
+    fn canonical(m: usize, from: usize, to: usize) -> Self {
+        if from.abs_diff(to) == 1 { Self { m, from: from.min(to), to: from.max(to) } } else { Self { m, from, to } }
+    }
+}
+
+/// N7 moves of critical blocks, without duplicates.
+fn neighbourhood(blocks: &[(usize, usize, usize)], out: &mut Vec<Move>) {
+    out.clear();
+    for &(m, a, b) in blocks {
+        for i in a + 1..=b {
+            out.push(Move::canonical(m, i, a)); // to the front
+        }
+        for i in a..b {
+            out.push(Move::canonical(m, i, b)); // to the back
+        }
+        // Inside, leaving out the swaps and end moves already there.
+        for j in a + 2..b {
+            out.push(Move::canonical(m, a, j)); // the first inside
+        }
+        for j in a + 1..b.saturating_sub(1) {
+            out.push(Move::canonical(m, b, j)); // the last inside
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// Tabu attributes: after an operation passes others on its machine, their
+/// former order may not be restored for `tenure` iterations. Indexed by
+/// machine and the two jobs, since a machine holds one operation per job.
+struct TabuList {
+    jobs: usize,
+    until: Vec<u64>,
+}
+
+impl TabuList {
+    fn new(g: &Graph) -> Self {
+        let jobs = g.jobs();
+        Self { jobs, until: vec![0; g.machines * jobs * jobs] }
+    }
+
+    fn slot(&self, g: &Graph, first: usize, second: usize) -> usize {
+        (g.machine[first] * self.jobs + g.job[first]) * self.jobs + g.job[second]
+    }
+
+    /// Whether `mv` would put back an order that is still tabu.
+    fn forbids(&self, g: &Graph, st: &State, mv: Move, iter: u64) -> bool {
+        let s = &st.seq[mv.m];
+        if mv.from < mv.to {
+            s[mv.from + 1..=mv.to].iter().any(|&x| self.until[self.slot(g, x, s[mv.from])] > iter)
+        } else {
+            s[mv.to..mv.from].iter().any(|&x| self.until[self.slot(g, s[mv.from], x)] > iter)
+        }
+    }
+
+    /// Records `mv` before it is applied: the orders it reverses become tabu.
+    fn record(&mut self, g: &Graph, st: &State, mv: Move, until: u64) {
+        let s = &st.seq[mv.m];
+        if mv.from < mv.to {
+            for &x in &s[mv.from + 1..=mv.to] {
+                let k = self.slot(g, s[mv.from], x);
+                self.until[k] = until;
+            }
+        } else {
+            for &x in &s[mv.to..mv.from] {
+                let k = self.slot(g, x, s[mv.from]);
+                self.until[k] = until;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.until.fill(0);
+    }
 }
 
 pub struct Found {
@@ -141,103 +334,262 @@ pub struct Found {
     pub makespan: i64,
 }
 
+/// One search: its current schedule, its best, and what it needs per step.
+pub struct Search<'a> {
+    g: &'a Graph,
+    rng: Rng,
+    st: State,
+    best: Found,
+    tabu: TabuList,
+    iter: u64,
+    since_best: u64,
+    stall: u64,
+    tenure: (u64, u64),
+    blocks: Vec<(usize, usize, usize)>,
+    moves: Vec<Move>,
+    scored: Vec<(i64, u64, Move)>,
+    segment: Vec<usize>,
+    heads: Vec<i64>,
+}
+
 impl<'a> Search<'a> {
-    pub fn new(g: &'a Graph, seed: u64) -> Self {
-        Self { g, rng: Rng::new(seed) }
+    pub fn new(g: &'a Graph, start: Vec<Vec<usize>>, seed: u64) -> Self {
+        let mut st = State::new(g, start);
+        assert!(st.retime(g), "the start is a schedule");
+        let best = Found { seq: st.seq.clone(), makespan: st.makespan };
+        let n = g.operations() as u64;
+        // Tenure and patience grow with the instance: about sqrt(n)/2 and
+        // 20n iterations, tuned on ft10, la21 and ta41 (short tenures suit
+        // small instances, where Zhang et al.'s 10 + jobs/machines is long).
+        let base = ((n as f64).sqrt() / 2.0).round().max(4.0) as u64;
+        Self {
+            g,
+            rng: Rng::new(seed),
+            st,
+            best,
+            tabu: TabuList::new(g),
+            iter: 0,
+            since_best: 0,
+            stall: (20 * n).max(2_000),
+            tenure: (base, base + base.div_ceil(2)),
+            blocks: Vec::new(),
+            moves: Vec::new(),
+            scored: Vec::new(),
+            segment: Vec::new(),
+            heads: Vec::new(),
+        }
     }
 
-    /// Runs until `keep_going` says no; `improved` sees each new best.
-    pub fn run(&mut self, start: Vec<Vec<usize>>, lower_bound: i64, keep_going: &mut dyn FnMut() -> bool, improved: &mut dyn FnMut(&Found)) -> Found {
+    pub fn best(&self) -> &Found {
+        &self.best
+    }
+
+    /// Iterations without a new best of its own.
+    pub fn stalled(&self) -> bool {
+        self.since_best > self.stall / 2
+    }
+
+    /// Continues from another search's schedule (which must be better).
+    pub fn adopt(&mut self, seq: &[Vec<usize>]) {
+        self.restart_from(seq.to_vec());
+    }
+
+    fn restart_from(&mut self, seq: Vec<Vec<usize>>) {
+        self.st = State::new(self.g, seq);
+        assert!(self.st.retime(self.g), "a restart point is a schedule");
+        if self.st.makespan < self.best.makespan {
+            self.best = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
+        }
+        self.tabu.clear();
+        self.since_best = 0;
+    }
+
+    /// Runs `steps` iterations or until the best meets `lower_bound` or
+    /// `keep_going` says no (asked every few iterations); `improved` sees
+    /// each new best of this search. Returns whether it may go on.
+    pub fn run(&mut self, steps: u64, lower_bound: i64, keep_going: &mut dyn FnMut() -> bool, improved: &mut dyn FnMut(&Found)) -> bool {
+        for step in 0..steps {
+            if self.best.makespan <= lower_bound || (step % 32 == 0 && !keep_going()) {
+                return false;
+            }
+            if self.since_best > self.stall {
+                self.perturb();
+            }
+            if !self.step() {
+                return false; // one job is the whole critical path: optimal
+            }
+            if self.st.makespan < self.best.makespan {
+                self.best = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
+                self.since_best = 0;
+                improved(&self.best);
+            }
+        }
+        true
+    }
+
+    /// Back to the best, shaken by a few random moves: a restart that keeps
+    /// what was learnt and leaves the cycle the search was in.
+    fn perturb(&mut self) {
+        self.restart_from(self.best.seq.clone());
+        let kicks = 2 + self.rng.below(4);
+        for _ in 0..kicks {
+            self.st.blocks(self.g, &mut self.blocks);
+            neighbourhood(&self.blocks, &mut self.moves);
+            if self.moves.is_empty() {
+                return;
+            }
+            let mv = self.moves[self.rng.below(self.moves.len())];
+            if self.st.estimate(self.g, mv, &mut self.segment, &mut self.heads).is_some() {
+                self.st.apply(mv);
+                if !self.st.retime(self.g) {
+                    self.st.undo(mv);
+                    assert!(self.st.retime(self.g), "undoing a move restores a schedule");
+                }
+            }
+        }
+    }
+
+    /// One tabu step; `false` when there is no move at all.
+    fn step(&mut self) -> bool {
         let g = self.g;
-        let n = g.dur.len();
-        let mut t = Timing { head: vec![0; n], mach_prev: vec![NONE; n], makespan: 0, last: 0 };
-        let (mut indeg, mut mach_next, mut stack) = (vec![0u8; n], vec![NONE; n], Vec::with_capacity(n));
-        let mut seq = start;
-        assert!(time(g, &seq, &mut t, &mut indeg, &mut mach_next, &mut stack), "the start is a schedule");
-        let mut best = Found { seq: seq.clone(), makespan: t.makespan };
-        let mut tabu: std::collections::HashMap<(usize, usize), u64> = std::collections::HashMap::new();
-        let (mut iter, mut since_best) = (0u64, 0u64);
-        let stall = 2000 + 20 * n as u64;
-        while best.makespan > lower_bound && (iter % 32 != 0 || keep_going()) {
-            iter += 1;
-            since_best += 1;
-            if since_best > stall {
-                // Back to the best, shaken a little: a restart that keeps what was learnt.
-                seq = best.seq.clone();
-                time(g, &seq, &mut t, &mut indeg, &mut mach_next, &mut stack);
-                for _ in 0..3 {
-                    let bl = blocks(g, &t, &seq);
-                    if bl.is_empty() {
-                        break;
-                    }
-                    let (m, a, b) = bl[self.rng.below(bl.len())];
-                    let i = a + self.rng.below(b - a);
-                    seq[m].swap(i, i + 1);
-                    time(g, &seq, &mut t, &mut indeg, &mut mach_next, &mut stack);
+        self.iter += 1;
+        self.since_best += 1;
+        self.st.blocks(g, &mut self.blocks);
+        neighbourhood(&self.blocks, &mut self.moves);
+        if self.moves.is_empty() {
+            return false;
+        }
+        self.scored.clear();
+        for &mv in &self.moves {
+            if let Some(estimate) = self.st.estimate(g, mv, &mut self.segment, &mut self.heads) {
+                let tabu = self.tabu.forbids(g, &self.st, mv, self.iter);
+                // Aspiration: a tabu move that would beat the best is allowed.
+                if !tabu || estimate < self.best.makespan {
+                    self.scored.push((estimate, self.rng.next_u64(), mv));
                 }
-                tabu.clear();
-                since_best = 0;
-            }
-            let bl = blocks(g, &t, &seq);
-            if bl.is_empty() {
-                break; // the critical path is one job: optimal
-            }
-            let mut moves = Vec::with_capacity(2 * bl.len());
-            for (k, &(m, a, b)) in bl.iter().enumerate() {
-                if k > 0 {
-                    moves.push((m, a));
-                }
-                if k + 1 < bl.len() && (b - 1 != a || k == 0) {
-                    moves.push((m, b - 1));
-                }
-            }
-            if moves.is_empty() {
-                moves.push((bl[0].0, bl[0].1));
-            }
-            let tenure = 8 + self.rng.below(1 + n / 10) as u64;
-            let mut chosen: Option<(i64, usize, usize)> = None;
-            for &(m, i) in &moves {
-                let (u, v) = (seq[m][i], seq[m][i + 1]);
-                seq[m].swap(i, i + 1);
-                let ok = time(g, &seq, &mut t, &mut indeg, &mut mach_next, &mut stack);
-                seq[m].swap(i, i + 1);
-                if !ok {
-                    continue;
-                }
-                let is_tabu = tabu.get(&(u.min(v), u.max(v))).is_some_and(|&until| until > iter);
-                if is_tabu && t.makespan >= best.makespan {
-                    continue;
-                }
-                let score = t.makespan * 64 + self.rng.below(64) as i64;
-                if chosen.is_none_or(|(s, _, _)| score < s) {
-                    chosen = Some((score, m, i));
-                }
-            }
-            let (m, i) = chosen.map_or_else(|| moves[self.rng.below(moves.len())], |(_, m, i)| (m, i));
-            let (u, v) = (seq[m][i], seq[m][i + 1]);
-            seq[m].swap(i, i + 1);
-            tabu.insert((u.min(v), u.max(v)), iter + tenure);
-            time(g, &seq, &mut t, &mut indeg, &mut mach_next, &mut stack);
-            if t.makespan < best.makespan {
-                best = Found { seq: seq.clone(), makespan: t.makespan };
-                since_best = 0;
-                improved(&best);
             }
         }
-        best
+        if self.scored.is_empty() {
+            // Everything is tabu: take any feasible move, as TSAB does.
+            for &mv in &self.moves {
+                if self.st.estimate(g, mv, &mut self.segment, &mut self.heads).is_some() {
+                    self.scored.push((0, self.rng.next_u64(), mv));
+                }
+            }
+        }
+        self.scored.sort_unstable();
+        let tenure = self.tenure.0 + self.rng.below((self.tenure.1 - self.tenure.0 + 1) as usize) as u64;
+        for k in 0..self.scored.len() {
+            let mv = self.scored[k].2;
+            self.tabu.record(g, &self.st, mv, self.iter + tenure);
+            self.st.apply(mv);
+            if self.st.retime(g) {
+                return true;
+            }
+            self.st.undo(mv); // zero durations fooled the acyclicity test
+        }
+        assert!(self.st.retime(g), "the current schedule is acyclic");
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ft06() -> JobShop {
+        JobShop::parse_orlib(
+            "6 6\n2 1 0 3 1 6 3 7 5 3 4 6\n1 8 2 5 4 10 5 10 0 10 3 4\n2 5 3 4 5 8 0 9 1 1 4 7\n1 5 0 5 2 5 3 3 4 8 5 9\n2 9 1 3 4 5 5 4 0 3 3 1\n1 3 3 3 5 9 0 10 4 4 2 1\n",
+        )
+        .unwrap()
     }
 
-    /// The schedule (start times per job and operation) of machine sequences.
-    pub fn schedule(g: &Graph, seq: &[Vec<usize>]) -> Schedule {
-        let n = g.dur.len();
-        let mut t = Timing { head: vec![0; n], mach_prev: vec![NONE; n], makespan: 0, last: 0 };
-        let ok = time(g, seq, &mut t, &mut vec![0; n], &mut vec![NONE; n], &mut Vec::new());
-        assert!(ok, "a found solution is acyclic");
-        let mut starts = Vec::with_capacity(g.first_of_job.len());
-        for (j, &first) in g.first_of_job.iter().enumerate() {
-            let end = g.first_of_job.get(j + 1).copied().unwrap_or(n);
-            starts.push(t.head[first..end].to_vec());
+    /// Every move that passes the acyclicity test keeps the graph acyclic,
+    /// and the estimate is the longest path through the moved segment
+    /// whenever the move leaves the heads of the segment's job predecessors
+    /// and the tails of its job successors as they were (the estimate's only
+    /// approximation is to assume they stay).
+    #[test]
+    fn estimates_are_exact_through_the_moved_segment() {
+        let p = ft06();
+        let g = Graph::new(&p);
+        let start = g.sequences(&crate::construct::dispatch(&p, None));
+        let mut st = State::new(&g, start);
+        assert!(st.retime(&g));
+        let (mut blocks, mut moves, mut seg, mut heads) = (vec![], vec![], vec![], vec![]);
+        let mut rng = Rng::new(3);
+        let mut checked = 0;
+        for _ in 0..200 {
+            st.blocks(&g, &mut blocks);
+            neighbourhood(&blocks, &mut moves);
+            for &mv in &moves {
+                if let Some(e) = st.estimate(&g, mv, &mut seg, &mut heads) {
+                    let mut after = State::new(&g, st.seq.clone());
+                    after.apply(mv);
+                    assert!(after.retime(&g), "a move that passes the test keeps the graph acyclic");
+                    let unchanged = seg.iter().all(|&x| {
+                        let (jp, js) = (g.job_prev[x], g.job_next[x]);
+                        (jp == NONE || after.head[jp] == st.head[jp]) && (js == NONE || after.rest[js] == st.rest[js])
+                    });
+                    if unchanged {
+                        let through = seg.iter().map(|&x| after.head[x] + after.rest[x]).max().unwrap();
+                        assert_eq!(e, through, "{mv:?}");
+                        checked += 1;
+                    }
+                }
+            }
+            let mv = moves[rng.below(moves.len())];
+            if st.estimate(&g, mv, &mut seg, &mut heads).is_some() {
+                st.apply(mv);
+                assert!(st.retime(&g));
+            }
         }
-        Schedule { starts, makespan: t.makespan }
+        assert!(checked > 300, "{checked} moves checked");
+    }
+
+    #[test]
+    fn the_neighbourhood_has_no_duplicates_and_contains_n5() {
+        let mut moves = Vec::new();
+        neighbourhood(&[(0, 2, 5)], &mut moves);
+        let mut sorted = moves.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), moves.len());
+        // Each move really is one: from and to differ.
+        assert!(moves.iter().all(|m| m.from != m.to));
+        assert!(moves.contains(&Move { m: 0, from: 2, to: 3 }) && moves.contains(&Move { m: 0, from: 4, to: 5 }));
+        // 3 to the front, 3 to the back (one shared swap each way), 1+1 inside.
+        assert_eq!(moves.len(), 3 + 3 + 2);
+        neighbourhood(&[(1, 0, 1)], &mut moves);
+        assert_eq!(moves, vec![Move { m: 1, from: 0, to: 1 }]);
+    }
+
+    #[test]
+    fn apply_and_undo_restore_the_sequence() {
+        let p = ft06();
+        let g = Graph::new(&p);
+        let seq = g.sequences(&crate::construct::dispatch(&p, None));
+        let mut st = State::new(&g, seq.clone());
+        for mv in [Move { m: 0, from: 1, to: 4 }, Move { m: 2, from: 5, to: 0 }] {
+            st.apply(mv);
+            assert!(st.seq[mv.m].iter().enumerate().all(|(i, &o)| st.pos[o] == i));
+            st.undo(mv);
+        }
+        assert_eq!(st.seq, seq);
+    }
+
+    #[test]
+    fn a_search_is_a_function_of_its_seed() {
+        let p = ft06();
+        let g = Graph::new(&p);
+        let start = g.sequences(&crate::construct::dispatch(&p, Some(&mut Rng::new(9))));
+        let run = |seed| {
+            let mut search = Search::new(&g, start.clone(), seed);
+            let mut trace = Vec::new();
+            search.run(3_000, 0, &mut || true, &mut |f| trace.push(f.makespan));
+            (trace, search.best().seq.clone())
+        };
+        assert_eq!(run(4), run(4));
+        assert!(run(4).0.last() <= Some(&58), "ft06's optimum is 55; the search gets close");
     }
 }

@@ -1,4 +1,4 @@
-//! `solve FILE --time-limit SECONDS [--threads N] [--seed S] [--json]`
+//! `solve FILE --time-limit SECONDS [--threads N] [--seed S] [--json] [--progress]`
 
 use anyhow::Context;
 use clap::Parser;
@@ -23,6 +23,9 @@ struct Args {
     /// Print the full result document (DESIGN.md), schedule included
     #[arg(long)]
     json: bool,
+    /// Print each improvement to stderr as it is found, one JSON object per line
+    #[arg(long)]
+    progress: bool,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let time_to_best = Mutex::new(0.0);
     let result = jobshop::solve(&problem, &params, &AtomicBool::new(false), &|imp| {
         *time_to_best.lock().expect("not poisoned") = imp.elapsed_s;
+        if args.progress {
+            eprintln!(r#"{{"makespan":{},"lower_bound":{},"elapsed_s":{:.4}}}"#, imp.makespan, imp.lower_bound, imp.elapsed_s);
+        }
     });
     job_model::check_schedule(&problem, &result).context("internal error: the solver produced an invalid schedule")?;
     if args.json {
