@@ -35,6 +35,8 @@ pub struct DeployReport {
     pub queue_url: Option<String>,
     pub bucket: String,
     pub trigger_env_fixed: Vec<String>,
+    /// Attributes set on an adopted job queue.
+    pub queue_fixed: Vec<String>,
     pub trigger_state: Option<String>,
     pub legacy_service: Option<ServiceCounts>,
     pub mode: Mode,
@@ -117,6 +119,10 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
     // Post-steps: always run, so a deploy also repairs drift and switches
     // the system (back) to on-demand.
     let queue_url = switch::queue_url(aws, names).await?;
+    let queue_fixed = match &p.adopted.queue {
+        Some(q) => crate::adopted_queue::align(aws, settings, &q.url).await?,
+        None => Vec::new(),
+    };
     let expected_env = [
         ("ECS_CLUSTER", names.cluster.clone()),
         ("ECS_TASK_DEFINITION", names.task_family.clone()),
@@ -134,7 +140,7 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
         stack: names.stack.clone(),
         region: aws.region.clone(),
         stack_status,
-        changed: changed || !trigger_env_fixed.is_empty(),
+        changed: changed || !trigger_env_fixed.is_empty() || !queue_fixed.is_empty(),
         changes,
         uploaded: p.uploaded,
         network: p.network,
@@ -144,6 +150,7 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
         queue_url,
         bucket: names.bucket.clone(),
         trigger_env_fixed,
+        queue_fixed,
         trigger_state,
         mode: switch::mode(mapping.as_ref(), legacy_service.as_ref()),
         legacy_service,

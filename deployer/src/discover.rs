@@ -72,6 +72,21 @@ pub struct Existing {
     pub service: bool,
     /// The results bucket, kept by an earlier `destroy` or made by hand.
     pub bucket: bool,
+    /// The job queue and its DLQ (the old architecture made the queue).
+    pub queue: Option<QueueRef>,
+    pub dead_letter_queue: Option<QueueRef>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueRef {
+    pub url: String,
+    pub arn: String,
+}
+
+async fn queue(aws: &Aws, name: &str) -> anyhow::Result<Option<QueueRef>> {
+    let Some(url) = crate::switch::queue_url_of(aws, name).await? else { return Ok(None) };
+    let arn = crate::switch::queue_arn(aws, &url).await?;
+    Ok(Some(QueueRef { url, arn }))
 }
 
 pub async fn existing_outside_stack(aws: &Aws, settings: &Settings, stack_resources: &[String]) -> anyhow::Result<Existing> {
@@ -87,6 +102,12 @@ pub async fn existing_outside_stack(aws: &Aws, settings: &Settings, stack_resour
     }
     if !stack_resources.iter().any(|r| r == "ResultsBucket") {
         existing.bucket = aws.s3.head_bucket().bucket(&n.bucket).send().await.is_ok();
+    }
+    if !stack_resources.iter().any(|r| r == "JobQueue") {
+        existing.queue = queue(aws, &n.queue).await?;
+    }
+    if !stack_resources.iter().any(|r| r == "DeadLetterQueue") {
+        existing.dead_letter_queue = queue(aws, &n.dead_letter_queue).await?;
     }
     Ok(existing)
 }

@@ -1,6 +1,7 @@
 //! `deploy`: provision, switch modes and report the on-demand solver
 //! pipeline, on AWS or on a local emulator (selected by `AWS_ENDPOINT_URL`).
 
+mod adopted_queue;
 mod apply;
 mod artifacts;
 mod aws;

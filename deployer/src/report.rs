@@ -22,7 +22,16 @@ impl Display for DeployReport {
         if !self.trigger_env_fixed.is_empty() {
             writeln!(f, "trigger environment corrected: {}", self.trigger_env_fixed.join(", "))?;
         }
-        let adopted: Vec<&str> = [(self.adopted.cluster, "cluster"), (self.adopted.service, "legacy service"), (self.adopted.bucket, "results bucket")]
+        if !self.queue_fixed.is_empty() {
+            writeln!(f, "adopted queue set: {}", self.queue_fixed.join(", "))?;
+        }
+        let adopted: Vec<&str> = [
+            (self.adopted.cluster, "cluster"),
+            (self.adopted.service, "legacy service"),
+            (self.adopted.bucket, "results bucket"),
+            (self.adopted.queue.is_some(), "job queue"),
+            (self.adopted.dead_letter_queue.is_some(), "dead-letter queue"),
+        ]
             .into_iter()
             .filter_map(|(yes, what)| yes.then_some(what))
             .collect();

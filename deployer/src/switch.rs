@@ -13,7 +13,11 @@ pub struct Mapping {
 }
 
 pub async fn queue_url(aws: &Aws, names: &Names) -> anyhow::Result<Option<String>> {
-    match aws.sqs.get_queue_url().queue_name(&names.queue).send().await {
+    queue_url_of(aws, &names.queue).await
+}
+
+pub async fn queue_url_of(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
+    match aws.sqs.get_queue_url().queue_name(name).send().await {
         Ok(out) => Ok(out.queue_url().map(str::to_owned)),
         Err(e) if job_store::aws::describe(&e).contains("NonExistentQueue") || job_store::aws::describe(&e).contains("does not exist") => Ok(None),
         Err(e) => Err(failed("sqs:GetQueueUrl", e)),

@@ -192,9 +192,24 @@ fn an_account_with_the_old_architecture_is_adopted() {
     d.aws(&["ecs", "create-cluster", "--cluster-name", "scheduling-solver-cluster"]);
     d.aws(&["ecs", "register-task-definition", "--family", "solver-worker", "--container-definitions", r#"[{"name":"worker","image":"old","memory":512}]"#]);
     d.aws(&["ecs", "create-service", "--cluster", "scheduling-solver-cluster", "--service-name", "solver-worker", "--task-definition", "solver-worker", "--desired-count", "1"]);
+    // The old queue: default settings, no DLQ, and a job waiting in it.
+    let old_queue = d.aws(&["sqs", "create-queue", "--queue-name", "scheduling-solver-jobs"])["QueueUrl"].as_str().unwrap().to_owned();
+    d.aws(&["sqs", "send-message", "--queue-url", &old_queue, "--message-body", r#"{"run_id":"waiting"}"#]);
     let report = d.json(&[]);
     assert_eq!(report["adopted"]["cluster"], true);
     assert_eq!(report["adopted"]["service"], true);
+    assert_eq!(report["adopted"]["queue"]["url"], old_queue.as_str());
+    assert_eq!(report["queue_url"], old_queue.as_str(), "the pipeline uses the old queue");
+    let attrs = d.aws(&["sqs", "get-queue-attributes", "--queue-url", &old_queue, "--attribute-names", "All"]);
+    assert_eq!(attrs["Attributes"]["VisibilityTimeout"], "43200");
+    assert!(attrs["Attributes"]["RedrivePolicy"].as_str().unwrap().contains("scheduling-solver-jobs-dlq"));
+    assert_eq!(attrs["Attributes"]["ApproximateNumberOfMessages"], "1", "the waiting job is kept");
+    let queues = d.aws(&["sqs", "list-queues"]);
+    assert_eq!(queues["QueueUrls"].as_array().unwrap().len(), 2, "the queue and its DLQ, nothing duplicated: {queues}");
+    let mappings = d.aws(&["lambda", "list-event-source-mappings", "--function-name", "scheduling-solver-sqs-trigger"]);
+    assert!(mappings["EventSourceMappings"][0]["EventSourceArn"].as_str().unwrap().ends_with(":scheduling-solver-jobs"));
+    let again = d.json(&[]);
+    assert_eq!((again["changed"].as_bool(), again["queue_fixed"].as_array().map(Vec::len)), (Some(false), Some(0)), "{again}");
     assert_eq!(report["mode"], "on-demand");
     assert_eq!(report["legacy_service"]["desired"], 0, "the old service is scaled to 0, not duplicated");
     let services = d.aws(&["ecs", "list-services", "--cluster", "scheduling-solver-cluster"]);
