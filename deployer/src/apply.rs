@@ -56,9 +56,11 @@ async fn roles(aws: &Aws, stack_name: &str) -> anyhow::Result<Vec<RoleInfo>> {
     let mut roles = Vec::new();
     for r in out.stack_resource_summaries().iter().filter(|r| r.resource_type() == Some("AWS::IAM::Role")) {
         let name = r.physical_resource_id().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned();
+        // Shown, not fatal: the stack is already deployed, and a deployer that
+        // works through a CloudFormation service role may lack this read.
         let policies = match aws.iam.list_role_policies().role_name(&name).send().await {
             Ok(p) => p.policy_names().to_vec(),
-            Err(_) => Vec::new(),
+            Err(e) => vec![format!("(could not list: {:#})", crate::aws::failed("iam:ListRolePolicies", e))],
         };
         roles.push(RoleInfo { logical_id: r.logical_resource_id().unwrap_or_default().to_owned(), role_name: name, inline_policies: policies });
     }

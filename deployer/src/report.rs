@@ -116,6 +116,9 @@ impl Display for StatusReport {
         for j in &self.recent_jobs {
             writeln!(f, "  {:<40} {:<10} {}{}", j.run_id, j.state, j.updated_at, j.error.as_deref().map(|e| format!("  {e}")).unwrap_or_default())?;
         }
+        for what in &self.unreadable {
+            writeln!(f, "COULD NOT READ {what}")?;
+        }
         Ok(())
     }
 }

@@ -37,6 +37,9 @@ pub struct StatusReport {
     pub running_tasks: Vec<TaskInfo>,
     pub recent_jobs: Vec<JobInfo>,
     pub api_url: Option<String>,
+    /// Parts that could not be read (a missing permission, say): reported
+    /// rather than shown as "nothing there".
+    pub unreadable: Vec<String>,
 }
 
 pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusReport> {
@@ -48,24 +51,38 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
         Some(url) => Some(depth(aws, &url).await?),
         None => None,
     };
-    let dlq = match aws.sqs.get_queue_url().queue_name(&n.dead_letter_queue).send().await.ok().and_then(|o| o.queue_url().map(str::to_owned)) {
-        Some(url) => Some(depth(aws, &url).await?.0),
-        None => None,
+    let mut unreadable = Vec::new();
+    let dlq = match switch::queue_url_of(aws, &n.dead_letter_queue).await {
+        Ok(Some(url)) => Some(depth(aws, &url).await?.0),
+        Ok(None) => None,
+        Err(e) => {
+            unreadable.push(format!("dead-letter queue: {e:#}"));
+            None
+        }
     };
-    let running_tasks = tasks(aws, settings).await.unwrap_or_default();
+    let running_tasks = match tasks(aws, settings).await {
+        Ok(tasks) => tasks,
+        Err(e) => {
+            unreadable.push(format!("tasks: {e:#}"));
+            Vec::new()
+        }
+    };
     let store = job_store::Store::new(aws.s3.clone(), &n.bucket);
-    let recent_jobs = store
-        .recent_statuses(10)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| JobInfo {
-            run_id: d.run_id.to_string(),
-            state: d.state.to_string(),
-            updated_at: d.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            error: d.error.map(|e| e.to_string()),
-        })
-        .collect();
+    let recent_jobs = match store.recent_statuses(10).await {
+        Ok(docs) => docs
+            .into_iter()
+            .map(|d| JobInfo {
+                run_id: d.run_id.to_string(),
+                state: d.state.to_string(),
+                updated_at: d.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                error: d.error.map(|e| e.to_string()),
+            })
+            .collect(),
+        Err(e) => {
+            unreadable.push(format!("recent jobs in s3://{}: {e}", n.bucket));
+            Vec::new()
+        }
+    };
     Ok(StatusReport {
         stack: n.stack.clone(),
         stack_status,
@@ -78,6 +95,7 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
         running_tasks,
         recent_jobs,
         api_url: switch::api_url(aws, n).await,
+        unreadable,
     })
 }
 

@@ -51,7 +51,7 @@ async fn poll_once(lambda: &aws_sdk_lambda::Client, sqs: &aws_sdk_sqs::Client, t
         }
         return Ok(false);
     }
-    let response = trigger.invoke(&sqs_event(messages, &arn)).await?;
+    let response = trigger.invoke(&job_store::aws::sqs_event(messages, &arn, crate::REGION)).await?;
     let failed: Vec<&str> = response["batchItemFailures"].as_array().into_iter().flatten().filter_map(|f| f["itemIdentifier"].as_str()).collect();
     for m in messages {
         if !failed.contains(&m.message_id().unwrap_or_default())
@@ -63,26 +63,3 @@ async fn poll_once(lambda: &aws_sdk_lambda::Client, sqs: &aws_sdk_sqs::Client, t
     Ok(true)
 }
 
-/// Received messages as the Lambda SQS event an event source mapping
-/// delivers (the official record format).
-pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> serde_json::Value {
-    let records: Vec<serde_json::Value> = messages
-        .iter()
-        .map(|m| {
-            let attributes: serde_json::Map<String, serde_json::Value> =
-                m.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.clone()))).collect()).unwrap_or_default();
-            serde_json::json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body(),
-                "attributes": attributes,
-                "messageAttributes": {},
-                "md5OfBody": m.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": crate::REGION,
-            })
-        })
-        .collect();
-    serde_json::json!({ "Records": records })
-}

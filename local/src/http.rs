@@ -15,6 +15,9 @@ pub struct Request {
     pub target: String,
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes
+    /// it unless told to keep it (clients then read to the end).
+    pub keep_alive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +43,7 @@ pub async fn serve(listener: TcpListener, handler: Handler) {
             let (read, mut write) = stream.into_split();
             let mut reader = BufReader::new(read);
             while let Ok(Some(request)) = read_request(&mut reader).await {
-                let close = request.headers.get("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+                let close = !request.keep_alive;
                 let response = handler(request).await;
                 let mut head = format!("HTTP/1.1 {} {}\r\ncontent-length: {}\r\n", response.status, reason(response.status), response.body.len());
                 for (k, v) in &response.headers {
@@ -114,8 +117,13 @@ async fn read_request<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Re
     let Some((first, headers)) = read_head(reader).await? else { return Ok(None) };
     let mut parts = first.split_whitespace();
     let (method, target) = (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned());
+    let connection = headers.get("connection").map(|c| c.to_ascii_lowercase());
+    let keep_alive = match parts.next() {
+        Some("HTTP/1.0") => connection.as_deref() == Some("keep-alive"),
+        _ => connection.as_deref() != Some("close"),
+    };
     let body = read_body(reader, &headers).await?;
-    Ok(Some(Request { method, target, headers, body }))
+    Ok(Some(Request { method, target, headers, body, keep_alive }))
 }
 
 /// One request on a fresh connection: `(status, body)`.
@@ -131,4 +139,28 @@ pub async fn call(addr: &str, method: &str, target: &str, body: Option<&[u8]>) -
     let status = first.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = read_body(&mut reader, &headers).await?;
     Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn raw(request: &str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(listener, Arc::new(|_req| Box::pin(async { Response::new(200, "{}") }))));
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        // Reading to the end only returns if the server closes the connection.
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut out)).await.expect("the server closed the connection").unwrap();
+        server.abort();
+        out
+    }
+
+    #[tokio::test]
+    async fn http_1_0_and_connection_close_end_the_connection_after_the_answer() {
+        assert!(raw("GET /runs/x HTTP/1.0\r\nHost: a\r\n\r\n").await.starts_with("HTTP/1.1 200"));
+        assert!(raw("GET /runs/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.ends_with("{}"));
+    }
 }

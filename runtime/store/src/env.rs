@@ -6,7 +6,7 @@ pub enum EnvError {
     #[error("environment variable {name} is not set: {hint}")]
     Missing { name: &'static str, hint: &'static str },
     #[error("environment variable {name} is malformed ({value:?}): {hint}")]
-    Malformed { name: &'static str, value: String, hint: &'static str },
+    Malformed { name: &'static str, value: String, hint: std::borrow::Cow<'static, str> },
 }
 
 pub fn required(name: &'static str, hint: &'static str) -> Result<String, EnvError> {
@@ -25,7 +25,7 @@ pub fn list(name: &'static str, hint: &'static str) -> Result<Vec<String>, EnvEr
     let raw = required(name, hint)?;
     let items: Vec<String> = raw.split(',').map(str::trim).map(str::to_owned).collect();
     if items.iter().any(String::is_empty) {
-        return Err(EnvError::Malformed { name, value: raw, hint: "a comma-separated list with no empty items" });
+        return Err(EnvError::Malformed { name, value: raw, hint: "a comma-separated list with no empty items".into() });
     }
     Ok(items)
 }
@@ -35,6 +35,6 @@ pub fn flag(name: &'static str, hint: &'static str) -> Result<bool, EnvError> {
     match raw.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(EnvError::Malformed { name, value: raw, hint: "expected true or false" }),
+        _ => Err(EnvError::Malformed { name, value: raw, hint: "expected true or false".into() }),
     }
 }

@@ -305,29 +305,9 @@ pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> String {
 }
 
 /// Received messages as the Lambda SQS event an event source mapping
-/// delivers (the official record format).
+/// delivers, from this region.
 pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> serde_json::Value {
-    let records: Vec<serde_json::Value> = messages
-        .iter()
-        .map(|m| {
-            let attributes: serde_json::Map<String, serde_json::Value> = m
-                .attributes()
-                .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.clone()))).collect())
-                .unwrap_or_default();
-            serde_json::json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body(),
-                "attributes": attributes,
-                "messageAttributes": {},
-                "md5OfBody": m.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": REGION,
-            })
-        })
-        .collect();
-    serde_json::json!({ "Records": records })
+    job_store::aws::sqs_event(messages, queue_arn, REGION)
 }
 
 /// A Function URL request event (payload 2.0, the official format) for

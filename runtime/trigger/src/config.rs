@@ -18,20 +18,30 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where tasks run and results go, with the defaults for the rest: the
+    /// `worker` container, the default `startedBy`, a public IP.
+    pub fn new(cluster: String, task_definition: String, subnets: Vec<String>, security_groups: Vec<String>, bucket: String, region: String) -> Self {
+        Self { cluster, task_definition, subnets, security_groups, bucket, region, container: "worker".into(), started_by: crate::STARTED_BY_DEFAULT.into(), assign_public_ip: true }
+    }
+
     pub fn from_env() -> Result<Self, EnvError> {
-        Ok(Self {
-            cluster: env::required("ECS_CLUSTER", "the ECS cluster to run tasks in")?,
-            task_definition: env::required("ECS_TASK_DEFINITION", "the worker's task definition family or ARN")?,
-            subnets: env::list("ECS_SUBNETS", "comma-separated subnet ids for the tasks")?,
-            security_groups: env::list("ECS_SECURITY_GROUPS", "comma-separated security group ids for the tasks")?,
-            bucket: env::required("S3_RESULTS_BUCKET", "the results bucket's name")?,
-            region: env::required("AWS_REGION", "the region (Lambda sets it)")?,
-            container: env::optional("ECS_CONTAINER_NAME").unwrap_or_else(|| "worker".into()),
-            started_by: env::optional("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| crate::STARTED_BY_DEFAULT.into()),
-            assign_public_ip: match env::optional("ECS_ASSIGN_PUBLIC_IP") {
-                None => true,
-                Some(_) => env::flag("ECS_ASSIGN_PUBLIC_IP", "true or false")?,
-            },
-        })
+        let mut config = Self::new(
+            env::required("ECS_CLUSTER", "the ECS cluster to run tasks in")?,
+            env::required("ECS_TASK_DEFINITION", "the worker's task definition family or ARN")?,
+            env::list("ECS_SUBNETS", "comma-separated subnet ids for the tasks")?,
+            env::list("ECS_SECURITY_GROUPS", "comma-separated security group ids for the tasks")?,
+            env::required("S3_RESULTS_BUCKET", "the results bucket's name")?,
+            env::required("AWS_REGION", "the region (Lambda sets it)")?,
+        );
+        if let Some(container) = env::optional("ECS_CONTAINER_NAME") {
+            config.container = container;
+        }
+        if let Some(function) = env::optional("AWS_LAMBDA_FUNCTION_NAME") {
+            config.started_by = function;
+        }
+        if env::optional("ECS_ASSIGN_PUBLIC_IP").is_some() {
+            config.assign_public_ip = env::flag("ECS_ASSIGN_PUBLIC_IP", "true or false")?;
+        }
+        Ok(config)
     }
 }

@@ -67,10 +67,6 @@ impl Trigger {
     }
 
     async fn launch(&self, run_id: &RunId, inline: Option<JobRequest>) -> Result<Outcome, String> {
-        // A job sent straight to the queue (an old producer) has no status yet.
-        if self.store.read_status(run_id).await.map_err(|e| e.to_string())?.is_none() {
-            self.store.create_status(&StatusDoc::queued(run_id.clone(), job_store::now())).await.map_err(|e| e.to_string())?;
-        }
         if let Some(request) = inline {
             let bytes = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
             self.store.put_if_absent(&keys::input(run_id), bytes).await.map_err(|e| e.to_string())?;
@@ -78,9 +74,9 @@ impl Trigger {
 
         // Claim the launch: QUEUED (or an abandoned STARTING) → STARTING.
         let mut busy = None;
-        let claim = self
-            .store
-            .update_status(run_id, |doc| {
+        let mut created = false;
+        let claim = loop {
+            let outcome = self.store.update_status(run_id, |doc| {
                 busy = None;
                 let now = job_store::now();
                 match doc.state {
@@ -106,9 +102,18 @@ impl Trigger {
                 next.updated_at = now;
                 next.error = None;
                 Update::Write(next)
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+            });
+            match outcome.await.map_err(|e| e.to_string())? {
+                // A job sent straight to the queue (an old producer) has no
+                // status yet: create it QUEUED (or find it created meanwhile)
+                // and claim again.
+                UpdateOutcome::NotFound if !created => {
+                    self.store.create_status(&StatusDoc::queued(run_id.clone(), job_store::now())).await.map_err(|e| e.to_string())?;
+                    created = true;
+                }
+                other => break other,
+            }
+        };
         let claimed = match claim {
             UpdateOutcome::Written(doc) => doc,
             UpdateOutcome::Kept(_) => return Ok(busy.expect("a kept claim says why")),

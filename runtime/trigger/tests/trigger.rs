@@ -12,17 +12,7 @@ use testkit::{EcsSetup, Env};
 const JOB: &str = r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":5}"#;
 
 fn config(env: &Env, ecs: &EcsSetup) -> Config {
-    Config {
-        cluster: ecs.cluster.clone(),
-        task_definition: ecs.task_definition.clone(),
-        subnets: ecs.subnets.clone(),
-        security_groups: ecs.security_groups.clone(),
-        bucket: env.bucket.clone(),
-        region: testkit::REGION.into(),
-        container: "worker".into(),
-        started_by: "scheduling-solver-sqs-trigger".into(),
-        assign_public_ip: true,
-    }
+    Config::new(ecs.cluster.clone(), ecs.task_definition.clone(), ecs.subnets.clone(), ecs.security_groups.clone(), env.bucket.clone(), testkit::REGION.into())
 }
 
 async fn submit(env: &Env, run_id: &str) -> RunId {

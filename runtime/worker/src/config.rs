@@ -24,7 +24,7 @@ impl Config {
         let single = env::flag("SINGLE_RUN_MODE", "true for one job per task (on-demand), false to poll the queue (legacy)")?;
         let mode = if single {
             let raw = env::required("RUN_ID", "the job to run; the trigger sets it in the container overrides")?;
-            let run_id = RunId::parse(&raw).map_err(|e| EnvError::Malformed { name: "RUN_ID", value: raw, hint: leak(e.to_string()) })?;
+            let run_id = RunId::parse(&raw).map_err(|e| EnvError::Malformed { name: "RUN_ID", value: raw, hint: e.to_string().into() })?;
             Mode::SingleRun { run_id }
         } else {
             Mode::Polling { queue_url: env::required("SQS_QUEUE_URL", "the job queue's URL, needed in polling mode")? }
@@ -36,11 +36,11 @@ impl Config {
                 .ok()
                 .filter(|s| *s > 0.0 && s.is_finite())
                 .map(Duration::from_secs_f64)
-                .ok_or(EnvError::Malformed { name: "PROGRESS_INTERVAL_S", value: raw, hint: "seconds, more than 0" })?,
+                .ok_or(EnvError::Malformed { name: "PROGRESS_INTERVAL_S", value: raw, hint: "seconds, more than 0".into() })?,
         };
         let threads = match env::optional("SOLVER_THREADS") {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            Some(raw) => raw.parse().ok().filter(|&n| n >= 1).ok_or(EnvError::Malformed { name: "SOLVER_THREADS", value: raw, hint: "a whole number, at least 1" })?,
+            Some(raw) => raw.parse().ok().filter(|&n| n >= 1).ok_or(EnvError::Malformed { name: "SOLVER_THREADS", value: raw, hint: "a whole number, at least 1".into() })?,
         };
         Ok(Self {
             mode,
@@ -50,9 +50,4 @@ impl Config {
             threads,
         })
     }
-}
-
-/// Start-up errors live for the whole (short) process.
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
 }

@@ -217,17 +217,7 @@ async fn the_whole_pipeline_from_api_to_result() {
     let run_id = RunId::parse(v["run_id"].as_str().unwrap()).unwrap();
 
     let trigger = solver_trigger::Trigger::new(
-        solver_trigger::Config {
-            cluster: ecs.cluster.clone(),
-            task_definition: ecs.task_definition.clone(),
-            subnets: ecs.subnets.clone(),
-            security_groups: ecs.security_groups.clone(),
-            bucket: env.bucket.clone(),
-            region: testkit::REGION.into(),
-            container: "worker".into(),
-            started_by: "scheduling-solver-sqs-trigger".into(),
-            assign_public_ip: true,
-        },
+        solver_trigger::Config::new(ecs.cluster.clone(), ecs.task_definition.clone(), ecs.subnets.clone(), ecs.security_groups.clone(), env.bucket.clone(), testkit::REGION.into()),
         env.s3.clone(),
         env.ecs.clone(),
         env.sqs.clone(),
