@@ -5,8 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// `../shared/data/jobshop` beside the clone, or under `SHARED_DATA`.
+fn data_dir() -> std::path::PathBuf {
+    std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"), Into::into).join("jobshop")
+}
+
 fn instances() -> Vec<(String, JobShop)> {
-    let dir = std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"), Into::into).join("jobshop/instances");
+    let dir = data_dir().join("instances");
     let mut all: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -18,7 +23,7 @@ fn instances() -> Vec<(String, JobShop)> {
 
 #[test]
 fn every_shared_instance_gets_a_valid_schedule_and_a_true_bound() {
-    let bounds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/jobshop/bounds.json")).unwrap()).unwrap();
+    let bounds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data_dir().join("bounds.json")).unwrap()).unwrap();
     let all = instances();
     assert_eq!(all.len(), 148);
     for (name, problem) in all {
