@@ -113,7 +113,7 @@ impl LocalSystem {
         let api_addr = listener.local_addr()?.to_string();
         let mut loops = vec![tokio::spawn(function_url::serve(listener, api.clone()))];
         loops.push(tokio::spawn(event_source::run(lambda.clone(), aws_sdk_sqs::Client::new(&sdk), trigger.clone())));
-        let tasks = tasks::TaskRunner::start(&options, job_store::aws::ecs_client(&sdk)).await?;
+        let tasks = tasks::TaskRunner::start(&options, job_store::aws::ecs_client(&sdk), trigger.clone()).await?;
         loops.push(tokio::spawn(tasks.clone().run()));
         Ok(Self { api_addr, api, trigger, tasks, loops })
     }

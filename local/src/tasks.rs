@@ -3,9 +3,13 @@
 //! overrides, and is stopped in the emulator with its exit code when the
 //! process ends. The legacy service's desired count is kept in polling
 //! workers, so `deploy rollback` really switches the system to polling.
+//! A stopped task's "ECS Task State Change" event goes to the trigger, as the
+//! stack's EventBridge rule sends it on AWS (moto keeps the rule but delivers
+//! no ECS events).
 
 use crate::Options;
 use crate::http::{self, Request, Response};
+use crate::lambda_host::LambdaHost;
 use aws_sdk_ecs::types::DesiredStatus;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -18,6 +22,7 @@ use tokio::sync::Mutex;
 pub struct TaskRunner {
     options: Options,
     ecs: aws_sdk_ecs::Client,
+    trigger: Arc<LambdaHost>,
     /// The task metadata endpoint (v4) the workers read their task ARN from.
     metadata_addr: String,
     started: Mutex<HashSet<String>>,
@@ -26,7 +31,7 @@ pub struct TaskRunner {
 }
 
 impl TaskRunner {
-    pub async fn start(options: &Options, ecs: aws_sdk_ecs::Client) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(options: &Options, ecs: aws_sdk_ecs::Client, trigger: Arc<LambdaHost>) -> anyhow::Result<Arc<Self>> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let metadata_addr = listener.local_addr()?.to_string();
         // /v4/<task ARN, url-safe>/task answers {"TaskARN": ...}
@@ -42,6 +47,7 @@ impl TaskRunner {
         Ok(Arc::new(Self {
             options: options.clone(),
             ecs,
+            trigger,
             metadata_addr,
             started: Mutex::default(),
             running: Mutex::default(),
@@ -98,14 +104,27 @@ impl TaskRunner {
             let arn = task.task_arn().unwrap_or_default().to_owned();
             self.started.lock().await.insert(arn.clone());
             let mut env = self.container_env(task.task_definition_arn().unwrap_or_default()).await?;
+            let mut overrides = Vec::new();
             for c in task.overrides().map(|o| o.container_overrides()).unwrap_or_default() {
+                let mut override_env = Vec::new();
                 for kv in c.environment() {
                     if let (Some(k), Some(v)) = (kv.name(), kv.value()) {
                         env.retain(|(name, _)| name != k);
                         env.push((k.to_owned(), v.to_owned()));
+                        override_env.push(serde_json::json!({"name": k, "value": v}));
                     }
                 }
+                overrides.push(serde_json::json!({"name": c.name(), "environment": override_env}));
             }
+            let event_detail = serde_json::json!({
+                "taskArn": arn,
+                "clusterArn": task.cluster_arn(),
+                "group": task.group(),
+                "startedBy": task.started_by(),
+                "taskDefinitionArn": task.task_definition_arn(),
+                "launchType": "FARGATE",
+                "overrides": {"containerOverrides": overrides},
+            });
             env.push(("ECS_CONTAINER_METADATA_URI_V4".into(), format!("http://{}/v4/{}", self.metadata_addr, arn.replace('/', "~"))));
             let id = arn.rsplit('/').next().unwrap_or("task").to_owned();
             let mut child = self.worker(env, &format!("task-{id}.log"))?;
@@ -114,18 +133,43 @@ impl TaskRunner {
             let this = self.clone();
             tokio::spawn(async move {
                 let status = child.wait().await;
-                let code = status.as_ref().ok().and_then(std::process::ExitStatus::code);
+                // A signal shows as 128 + its number, as a container runtime reports it
+                // (137: SIGKILL, the out-of-memory killer's).
+                let code = status.as_ref().ok().and_then(|s| s.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(s).map(|sig| 128 + sig)));
                 this.running.lock().await.remove(&arn);
                 let reason = match code {
                     Some(c) => format!("Essential container in task exited (exit code {c})"),
                     None => "Essential container in task was stopped".to_owned(),
                 };
-                if let Err(e) = this.ecs.stop_task().cluster(&this.options.cluster).task(&arn).reason(reason).send().await {
+                if let Err(e) = this.ecs.stop_task().cluster(&this.options.cluster).task(&arn).reason(&reason).send().await {
                     tracing::warn!("could not stop {arn} in the emulator: {e}");
                 }
+                this.send_task_stopped(event_detail, &reason, code).await;
             });
         }
         Ok(())
+    }
+
+    /// The event EventBridge delivers for a stopped task, sent once (on AWS
+    /// an asynchronous invocation is retried twice; the trigger's handling
+    /// is idempotent either way).
+    async fn send_task_stopped(&self, mut detail: serde_json::Value, reason: &str, exit_code: Option<i32>) {
+        detail["lastStatus"] = "STOPPED".into();
+        detail["desiredStatus"] = "STOPPED".into();
+        detail["stopCode"] = "EssentialContainerExited".into();
+        detail["stoppedReason"] = reason.into();
+        detail["containers"] = serde_json::json!([{"name": self.options.container, "lastStatus": "STOPPED", "exitCode": exit_code}]);
+        let event = serde_json::json!({
+            "version": "0",
+            "detail-type": "ECS Task State Change",
+            "source": "aws.ecs",
+            "region": crate::REGION,
+            "resources": [detail["taskArn"].clone()],
+            "detail": detail,
+        });
+        if let Err(e) = self.trigger.invoke(&event).await {
+            tracing::warn!("the trigger refused the task-stopped event for {}: {e:#}", event["detail"]["taskArn"]);
+        }
     }
 
     async fn keep_service_count(&self) -> anyhow::Result<()> {

@@ -60,6 +60,16 @@ async fn checked_result(api: &str, run_id: &str, request: &Value) -> JobShopResu
     result
 }
 
+/// The process whose environment has `RUN_ID=run_id`: the job's worker.
+fn worker_pid(run_id: &str) -> Option<i32> {
+    let wanted = format!("RUN_ID={run_id}");
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let environ = std::fs::read(entry.path().join("environ")).ok()?;
+        environ.split(|&b| b == 0).any(|kv| kv == wanted.as_bytes()).then_some(pid)
+    })
+}
+
 async fn task_counts(ecs: &aws_sdk_ecs::Client) -> (usize, usize) {
     let mut counts = [0; 2];
     for (i, s) in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped].into_iter().enumerate() {
@@ -107,6 +117,23 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     }
     eventually("21 stopped tasks, none running", Duration::from_secs(60), || async { (task_counts(&ecs).await == (0, 21)).then_some(()) }).await;
 
+    // A task killed mid-job (as the out-of-memory killer does): ECS's
+    // task-stopped event reaches the trigger, which fails the job with the
+    // reason instead of leaving it RUNNING for ever.
+    let long = json!({"problem": {"kind": "jobshop", "format": "orlib", "text": testkit::instance("ta41")}, "time_limit_s": 120});
+    let id = submit(&api, &long).await;
+    eventually("the long job to run", Duration::from_secs(60), || async {
+        let (_, body) = http::call(&api, "GET", &format!("/runs/{id}"), None).await.ok()?;
+        (serde_json::from_slice::<Value>(&body).ok()?["state"] == "RUNNING").then_some(())
+    })
+    .await;
+    let pid = worker_pid(&id).expect("the worker process of the job");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let doc = finished(&api, &id).await;
+    assert_eq!((doc["state"].as_str(), doc["error"]["code"].as_str()), (Some("FAILED"), Some("TASK_STOPPED")), "{doc}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("exited with 137"), "{doc}");
+    eventually("22 stopped tasks", Duration::from_secs(30), || async { (task_counts(&ecs).await == (0, 22)).then_some(()) }).await;
+
     // Rollback: the polling worker solves it, no task is started.
     assert_eq!(deploy(&moto, &dist, &["rollback"])["mode"], "polling");
     // A mapping being disabled may still deliver what it already received
@@ -114,7 +141,7 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let id = submit(&api, &small).await;
     assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
-    assert_eq!(task_counts(&ecs).await, (0, 21), "no task for a job in polling mode");
+    assert_eq!(task_counts(&ecs).await, (0, 22), "no task for a job in polling mode");
 
     // And back: on-demand again. The polling worker gets SIGTERM, finishes
     // its in-flight long poll and hands back anything it received, so the
@@ -123,7 +150,7 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let id = submit(&api, &small).await;
     assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
-    eventually("a task for it", Duration::from_secs(60), || async { (task_counts(&ecs).await == (0, 22)).then_some(()) }).await;
+    eventually("a task for it", Duration::from_secs(60), || async { (task_counts(&ecs).await == (0, 23)).then_some(()) }).await;
 
     system.shutdown().await;
 }

@@ -311,6 +311,22 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> s
 }
 
 /// A Function URL request event (payload 2.0, the official format) for
+/// EventBridge's "ECS Task State Change" event (the official format) for a
+/// stopped worker task: `run_id` in its overrides unless `None` (a polling
+/// worker), and the worker container's exit code.
+pub fn task_stopped_event(task_arn: &str, run_id: Option<&str>, exit_code: i64) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(include_str!("../fixtures/ecs-task-stopped.json")).expect("fixture is JSON");
+    v["resources"] = serde_json::json!([task_arn]);
+    v["detail"]["taskArn"] = serde_json::json!(task_arn);
+    v["detail"]["containers"][0]["taskArn"] = serde_json::json!(task_arn);
+    v["detail"]["containers"][0]["exitCode"] = serde_json::json!(exit_code);
+    match run_id {
+        Some(id) => v["detail"]["overrides"]["containerOverrides"][0]["environment"][0]["value"] = serde_json::json!(id),
+        None => v["detail"]["overrides"] = serde_json::json!({"containerOverrides": []}),
+    }
+    v
+}
+
 /// `method path` with `body`.
 pub fn function_url_event(method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_str(include_str!("../fixtures/function-url-post.json")).expect("fixture is JSON");

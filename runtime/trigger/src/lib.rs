@@ -1,5 +1,7 @@
 //! The Trigger Lambda: an SQS batch in, at most one Fargate task per job out,
-//! and an `SQSBatchResponse` naming the messages to try again.
+//! and an `SQSBatchResponse` naming the messages to try again. It also takes
+//! EventBridge's events for stopped worker tasks (`stopped`), and fails the
+//! job a task did not finish.
 //!
 //! One task per job comes from the status document, not from RunTask's
 //! `clientToken` alone: the token lasts 24 hours on AWS and the emulator
@@ -9,11 +11,13 @@ mod backoff;
 mod config;
 mod launch;
 mod message;
+mod stopped;
 
 pub use backoff::backoff_seconds;
 pub use config::Config;
 pub use launch::{STARTED_BY_DEFAULT, idempotency_token};
 pub use message::Outcome;
+pub use stopped::TaskStateChange;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use job_store::Store;
@@ -33,6 +37,22 @@ impl Trigger {
     pub fn new(config: Config, s3: aws_sdk_s3::Client, ecs: aws_sdk_ecs::Client, sqs: aws_sdk_sqs::Client) -> Self {
         let store = Store::new(s3, &config.bucket);
         Self { config: Arc::new(config), store, ecs, sqs, queue_urls: Arc::default() }
+    }
+
+    /// Any event the trigger is sent: an SQS batch from the event source
+    /// mapping, or a task state change from EventBridge.
+    pub async fn handle(&self, event: serde_json::Value) -> Result<serde_json::Value, String> {
+        if event.get("Records").is_some() {
+            let batch: SqsEvent = serde_json::from_value(event).map_err(|e| format!("not an SQS event: {e}"))?;
+            return serde_json::to_value(self.handle_batch(batch).await).map_err(|e| e.to_string());
+        }
+        if event.get("detail-type").and_then(|t| t.as_str()) == Some(stopped::DETAIL_TYPE) {
+            let change: TaskStateChange = serde_json::from_value(event).map_err(|e| format!("not an ECS task state change: {e}"))?;
+            let done = self.handle_task_stopped(&change).await.inspect_err(|e| tracing::error!("task {}: will be retried: {e}", change.detail.task_arn))?;
+            tracing::info!("{done}");
+            return Ok(serde_json::json!({ "done": done }));
+        }
+        Err(format!("unexpected event (neither an SQS batch nor an ECS task state change): {}", event.to_string().chars().take(200).collect::<String>()))
     }
 
     /// Handles every record concurrently; a record that must be tried again is

@@ -199,3 +199,61 @@ fn a_missing_variable_is_a_start_up_error_naming_it() {
     assert!(stderr.contains("ECS_CLUSTER"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_task_that_stops_before_its_job_ends_fails_the_job_with_the_reason() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let trigger = Trigger::new(config(&env, &ecs), env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let run_id = submit(&env, "job-oom").await;
+    assert_eq!(failures(&trigger.handle_batch(batch(&env).await).await), 0);
+    let status = |id: RunId| {
+        let store = env.store();
+        async move { store.read_status(&id).await.unwrap().unwrap().0 }
+    };
+    let arn = status(run_id.clone()).await.task_arn.expect("the launch recorded its task");
+
+    // An event for another task of the job (an earlier attempt) is not this task's.
+    let other = "arn:aws:ecs:us-east-1:123456789012:task/scheduling-solver-cluster/0123456789abcdef";
+    trigger.handle(testkit::task_stopped_event(other, Some("job-oom"), 137)).await.unwrap();
+    assert_eq!(status(run_id.clone()).await.state, State::Starting);
+
+    trigger.handle(testkit::task_stopped_event(&arn, Some("job-oom"), 137)).await.unwrap();
+    let failed = status(run_id.clone()).await;
+    assert_eq!(failed.state, State::Failed);
+    let error = failed.error.clone().unwrap();
+    assert_eq!(error.code, "TASK_STOPPED");
+    assert!(error.message.contains("Essential container in task exited") && error.message.contains("exited with 137"), "{error}");
+    // EventBridge may deliver twice: the second changes nothing.
+    trigger.handle(testkit::task_stopped_event(&arn, Some("job-oom"), 137)).await.unwrap();
+    assert_eq!(status(run_id.clone()).await, failed);
+}
+
+#[tokio::test]
+async fn a_task_stopping_after_its_job_ended_or_a_polling_task_changes_nothing() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let trigger = Trigger::new(config(&env, &ecs), env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let run_id = submit(&env, "job-done").await;
+    trigger.handle_batch(batch(&env).await).await;
+    let store = env.store();
+    for state in [State::Running, State::Succeeded] {
+        store
+            .update_status(&run_id, |doc| {
+                let mut next = doc.clone();
+                next.transition(state, job_store::now()).unwrap();
+                job_store::Update::Write(next)
+            })
+            .await
+            .unwrap();
+    }
+    let (done, _) = store.read_status(&run_id).await.unwrap().unwrap();
+    let arn = done.task_arn.clone().unwrap();
+    trigger.handle(testkit::task_stopped_event(&arn, Some("job-done"), 0)).await.unwrap();
+    assert_eq!(store.read_status(&run_id).await.unwrap().unwrap().0, done);
+
+    let polling = trigger.handle(testkit::task_stopped_event(&arn, None, 0)).await.unwrap();
+    assert!(polling["done"].as_str().unwrap().contains("polling"), "{polling}");
+    let unexpected = trigger.handle(serde_json::json!({"hello": "world"})).await.unwrap_err();
+    assert!(unexpected.contains("neither an SQS batch nor an ECS task state change"), "{unexpected}");
+}
