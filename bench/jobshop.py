@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""The built-in job-shop solver and OR-Tools CP-SAT side by side.
+
+Same machine, same instances, same time limit, same number of threads
+(CP-SAT's num_workers). Writes a table to BENCHMARKS.md: per instance family
+the mean relative gap of the makespan to the best known upper bound
+(bounds.json), how many instances reached it and how fast, and each
+instance's figures. Run it through bench/run, which builds `solve` and
+provides ortools; nothing else should run on the machine meanwhile.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def parse_orlib(text):
+    rows = [line.split() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    n, m = int(rows[0][0]), int(rows[0][1])
+    jobs = []
+    for row in rows[1 : n + 1]:
+        values = list(map(int, row))
+        jobs.append([(values[2 * k], values[2 * k + 1]) for k in range(m)])
+    return jobs, m
+
+
+def vm_hwm_mib(pid):
+    """The process's peak resident memory since its exec, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def run_builtin(solve, path, limit, threads, seed):
+    """Our solver as a user runs it; improvements come from --progress. Its
+    peak resident memory is read from /proc while it runs (the kernel's
+    rusage would count the Python process it was forked from), after one
+    second and at the end, to show whether it grows."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [solve, str(path), "--time-limit", str(limit), "--threads", str(threads), "--seed", str(seed), "--json", "--progress"],
+            stdout=out, stderr=err, text=True,
+        )
+        started, early, peak = time.monotonic(), None, None
+        while proc.poll() is None:
+            hwm = vm_hwm_mib(proc.pid)
+            peak = hwm or peak
+            if early is None and time.monotonic() - started >= 1.0:
+                early = hwm
+            time.sleep(0.1)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        sys.exit(f"solve failed on {path} (exit {proc.returncode}): {stderr}")
+    result = json.loads(stdout)
+    trace = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return {
+        "makespan": result["makespan"],
+        "lower_bound": result["lower_bound"],
+        "trace": [(t["elapsed_s"], t["makespan"]) for t in trace],
+        "rss_after_1s_mib": early,
+        "peak_rss_mib": peak,
+    }
+
+
+def run_cpsat(path, limit, threads, seed):
+    """The usual interval / no-overlap model, makespan minimised."""
+    from ortools.sat.python import cp_model
+
+    jobs, machines = parse_orlib(path.read_text())
+    horizon = sum(d for job in jobs for _, d in job)
+    model = cp_model.CpModel()
+    ends, per_machine = [], [[] for _ in range(machines)]
+    for j, job in enumerate(jobs):
+        previous_end = None
+        for k, (machine, duration) in enumerate(job):
+            start = model.new_int_var(0, horizon, f"s{j}_{k}")
+            end = model.new_int_var(0, horizon, f"e{j}_{k}")
+            per_machine[machine].append(model.new_interval_var(start, duration, end, f"i{j}_{k}"))
+            if previous_end is not None:
+                model.add(start >= previous_end)
+            previous_end = end
+        ends.append(previous_end)
+    makespan = model.new_int_var(0, horizon, "makespan")
+    model.add_max_equality(makespan, ends)
+    for intervals in per_machine:
+        model.add_no_overlap(intervals)
+    model.minimize(makespan)
+
+    class Trace(cp_model.CpSolverSolutionCallback):
+        def __init__(self):
+            super().__init__()
+            self.started = time.monotonic()
+            self.points = []
+
+        def on_solution_callback(self):
+            self.points.append((time.monotonic() - self.started, int(self.objective_value)))
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = limit
+    solver.parameters.num_workers = threads
+    solver.parameters.random_seed = seed
+    trace = Trace()
+    status = solver.solve(model, trace)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return {"makespan": None, "lower_bound": int(solver.best_objective_bound), "trace": trace.points}
+    return {"makespan": int(solver.objective_value), "lower_bound": int(solver.best_objective_bound), "trace": trace.points}
+
+
+def time_to(trace, target):
+    return next((t for t, makespan in trace if makespan <= target), None)
+
+
+def family(name):
+    return re.match(r"[a-z]+", name).group()
+
+
+def mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def fmt(value, pattern):
+    return "—" if value is None else pattern.format(value)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--solve", required=True, help="the release `solve` binary")
+    parser.add_argument("--data", required=True, help="../shared/data/jobshop")
+    parser.add_argument("--time-limit", type=float, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--instances", help="comma-separated names, or families (ta, ft...); default: all 148")
+    parser.add_argument("--output", default="BENCHMARKS.md", help="Markdown file; this run's section replaces one with the same title")
+    parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--render", help="write the table from figures saved with --json instead of running")
+    args = parser.parse_args()
+
+    data = Path(args.data)
+    bounds = {b["name"]: b for b in json.loads((data / "bounds.json").read_text())}
+    names = sorted(bounds)
+    if args.instances:
+        wanted = args.instances.split(",")
+        names = [n for n in names if n in wanted or family(n) in wanted]
+        missing = [w for w in wanted if w not in bounds and not any(family(n) == w for n in bounds)]
+        if missing:
+            sys.exit(f"unknown instance or family: {', '.join(missing)} (see {data / 'bounds.json'})")
+
+    rows = json.loads(Path(args.render).read_text()) if args.render else []
+    for name in [] if args.render else names:
+        path = data / "instances" / name
+        ub = bounds[name]["upper_bound"]
+        ours = run_builtin(args.solve, path, args.time_limit, args.threads, args.seed)
+        theirs = run_cpsat(path, args.time_limit, args.threads, args.seed)
+        row = {"name": name, "family": family(name), "upper_bound": ub, "builtin": ours, "cpsat": theirs}
+        for key in ("builtin", "cpsat"):
+            r = row[key]
+            r["gap"] = None if r["makespan"] is None else 100.0 * (r["makespan"] - ub) / ub
+            r["time_to_best_known"] = time_to(r["trace"], ub)
+        rows.append(row)
+        print(
+            f"{name:6} best known {ub:5}  built-in {ours['makespan']:5} ({row['builtin']['gap']:+.2f}%)  "
+            f"CP-SAT {fmt(theirs['makespan'], '{:5}')} ({fmt(row['cpsat']['gap'], '{:+.2f}')}%)",
+            flush=True,
+        )
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    from ortools import __version__ as ortools_version
+
+    title = f"## {args.time_limit:g} s, {args.threads} thread{'s' if args.threads > 1 else ''}, {len(rows)} instances"
+    out = [
+        title,
+        "",
+        f"Run on {datetime.date.today()}: {os.cpu_count()} cores ({cpu}), built-in solver (seed {args.seed}) "
+        f"against OR-Tools CP-SAT {ortools_version} (`num_workers` {args.threads}), one after the other. "
+        f"Gap: (makespan − best known) / best known. Reached: instances where the best known makespan was "
+        f"matched, and the mean time it took.",
+        "",
+        "| family | instances | built-in mean gap | CP-SAT mean gap | built-in reached | CP-SAT reached | built-in better / equal / worse |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fam in sorted({r["family"] for r in rows}):
+        rs = [r for r in rows if r["family"] == fam]
+        cells = []
+        for key in ("builtin", "cpsat"):
+            cells.append(fmt(mean(r[key]["gap"] for r in rs), "{:+.2f}%"))
+        for key in ("builtin", "cpsat"):
+            reached = [r[key]["time_to_best_known"] for r in rs if r[key]["time_to_best_known"] is not None]
+            cells.append(f"{len(reached)}" + (f" (mean {mean(reached):.2f} s)" if reached else ""))
+        better = sum(1 for r in rs if r["cpsat"]["makespan"] is None or r["builtin"]["makespan"] < r["cpsat"]["makespan"])
+        equal = sum(1 for r in rs if r["builtin"]["makespan"] == r["cpsat"]["makespan"])
+        cells.append(f"{better} / {equal} / {len(rs) - better - equal}")
+        out.append(f"| {fam} | {len(rs)} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "<details><summary>Per instance</summary>",
+        "",
+        "| instance | best known | built-in | CP-SAT | built-in bound | CP-SAT bound | built-in time to best known | built-in peak RSS after 1 s / at the end |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        b, c = r["builtin"], r["cpsat"]
+        out.append(
+            f"| {r['name']} | {r['upper_bound']} | {b['makespan']} ({b['gap']:+.2f}%) | {fmt(c['makespan'], '{}')} ({fmt(c['gap'], '{:+.2f}')}%) "
+            f"| {b['lower_bound']} | {c['lower_bound']} | {fmt(b['time_to_best_known'], '{:.2f} s')} | {fmt(b.get('rss_after_1s_mib'), '{:.1f}')} / {fmt(b.get('peak_rss_mib'), '{:.1f} MiB')} |"
+        )
+    out += ["", "</details>", ""]
+    section = "\n".join(out)
+
+    output = Path(args.output)
+    text = output.read_text() if output.exists() else "# Benchmarks\n\nWritten by `bench/run`; see bench/jobshop.py for how.\n\n"
+    # Replace this configuration's previous section, keep the others.
+    pattern = re.compile(re.escape(title.rsplit(",", 1)[0]) + r", \d+ instances\n.*?(?=\n## |\Z)", re.S)
+    text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    output.write_text(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()
