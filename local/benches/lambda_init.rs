@@ -1,7 +1,9 @@
 //! Lambda init cost of the real programs: size, and time from process start
 //! to the first handled event (through the same Runtime API as Lambda's).
-//! `cargo bench -p local-plane --bench lambda_init` (release binaries are
-//! used when `cargo xtask build` made them, else debug ones).
+//! `cargo xtask build`, then `cargo xtask test --bench lambda_init` (the
+//! harness itself need not be optimised; `cargo bench` works too but builds
+//! the SDK once more). Release binaries are used when `cargo xtask build`
+//! made them, else debug ones. Figures: BENCHMARKS.md.
 //! The events touch no AWS service, so only start-up is measured.
 
 use local_plane::lambda_host::LambdaHost;
