@@ -184,6 +184,13 @@ fn destroy_keeps_results_unless_asked_and_a_new_deploy_adopts_them() {
     let r = d.json(&["destroy", "--yes", "--delete-results"]);
     assert_eq!(r["results_deleted"], true);
     assert!(!d.aws(&["s3api", "list-buckets"]).to_string().contains("scheduling-solver-results"));
+
+    // With nothing left, `status` says what it could not read rather than
+    // showing an empty system.
+    let status = d.json(&["status"]);
+    let unreadable = status["unreadable"].to_string();
+    assert!(unreadable.contains("recent jobs in s3://scheduling-solver-results"), "{status}");
+    assert!(d.ok(&["status"]).contains("COULD NOT READ recent jobs"));
 }
 
 #[test]
