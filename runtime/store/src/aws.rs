@@ -4,8 +4,16 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+/// The SDK has no time limit on a call by default: a request the service
+/// accepts and never answers would hold a Lambda until its own timeout (and
+/// an SQS batch invisible for the queue's 12 hours). Each attempt gets 30 s
+/// (more than the polling worker's 20 s long poll), each call 55 s.
 pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .operation_timeout(std::time::Duration::from_secs(55))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 
 /// S3 addresses buckets by host name (`bucket.s3.amazonaws.com`). A custom

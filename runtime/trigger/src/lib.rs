@@ -24,6 +24,9 @@ use job_store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Time for one record, inside the trigger function's 60 s timeout.
+const RECORD_BUDGET: std::time::Duration = std::time::Duration::from_secs(45);
+
 #[derive(Clone)]
 pub struct Trigger {
     pub(crate) config: Arc<Config>,
@@ -64,7 +67,13 @@ impl Trigger {
             let this = self.clone();
             tasks.spawn(async move {
                 let id = record.message_id.clone().unwrap_or_default();
-                let outcome = this.handle_record(&record).await;
+                // A record not handled in time is handed back with a short
+                // visibility rather than left to the queue's 12 hours when the
+                // invocation times out (the function's timeout is 60 s).
+                let outcome = match tokio::time::timeout(RECORD_BUDGET, this.handle_record(&record)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Outcome::Retry { delay_s: 30, reason: format!("not handled within {} s", RECORD_BUDGET.as_secs()) },
+                };
                 match &outcome {
                     Outcome::Done(what) => tracing::info!(message_id = %id, "{what}"),
                     Outcome::Retry { reason, .. } => tracing::warn!(message_id = %id, "will retry: {reason}"),
