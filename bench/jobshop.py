@@ -228,7 +228,8 @@ def main():
     text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     output.write_text(text)
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        # One instance per line: readable in a diff without a line per number.
+        Path(args.json).write_text("[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows) + "\n]\n")
     print(f"wrote {output}")
 
 

@@ -21,16 +21,7 @@ pub async fn align(aws: &Aws, settings: &Settings, url: &str) -> anyhow::Result<
         (A::VisibilityTimeout, VISIBILITY_TIMEOUT_S.to_owned()),
         (A::RedrivePolicy, serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}).to_string()),
     ];
-    let have = aws
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(A::VisibilityTimeout)
-        .attribute_names(A::RedrivePolicy)
-        .send()
-        .await
-        .map_err(|e| failed("sqs:GetQueueAttributes", e))?;
-    let have = have.attributes().cloned().unwrap_or_default();
+    let have = crate::switch::queue_attributes(aws, url, &[A::VisibilityTimeout, A::RedrivePolicy]).await?;
     let mut changed = Vec::new();
     let mut request = aws.sqs.set_queue_attributes().queue_url(url);
     for (name, value) in want {

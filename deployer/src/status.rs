@@ -101,16 +101,7 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
 
 async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
     use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = aws
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .map_err(|e| failed("sqs:GetQueueAttributes", e))?;
-    let attrs = out.attributes().cloned().unwrap_or_default();
+    let attrs = switch::queue_attributes(aws, url, &[A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]).await?;
     let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok((get(A::ApproximateNumberOfMessages), get(A::ApproximateNumberOfMessagesNotVisible)))
 }

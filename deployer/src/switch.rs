@@ -4,6 +4,8 @@
 
 use crate::aws::{Aws, failed};
 use crate::config::Names;
+use aws_sdk_sqs::types::QueueAttributeName;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Mapping {
@@ -24,10 +26,14 @@ pub async fn queue_url_of(aws: &Aws, name: &str) -> anyhow::Result<Option<String
     }
 }
 
+/// The named attributes of the queue at `url` (absent ones are left out).
+pub async fn queue_attributes(aws: &Aws, url: &str, names: &[QueueAttributeName]) -> anyhow::Result<HashMap<QueueAttributeName, String>> {
+    let out = aws.sqs.get_queue_attributes().queue_url(url).set_attribute_names(Some(names.to_vec())).send().await.map_err(|e| failed("sqs:GetQueueAttributes", e))?;
+    Ok(out.attributes().cloned().unwrap_or_default())
+}
+
 pub async fn queue_arn(aws: &Aws, url: &str) -> anyhow::Result<String> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = aws.sqs.get_queue_attributes().queue_url(url).attribute_names(A::QueueArn).send().await.map_err(|e| failed("sqs:GetQueueAttributes", e))?;
-    out.attributes().and_then(|a| a.get(&A::QueueArn)).cloned().ok_or_else(|| anyhow::anyhow!("queue {url} has no ARN"))
+    queue_attributes(aws, url, &[QueueAttributeName::QueueArn]).await?.remove(&QueueAttributeName::QueueArn).ok_or_else(|| anyhow::anyhow!("queue {url} has no ARN"))
 }
 
 /// The trigger's mapping from the job queue.
