@@ -42,9 +42,17 @@ pub async fn serve(listener: TcpListener, handler: Handler) {
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut reader = BufReader::new(read);
-            while let Ok(Some(request)) = read_request(&mut reader).await {
-                let close = !request.keep_alive;
-                let response = handler(request).await;
+            loop {
+                let (response, close) = match read_request(&mut reader).await {
+                    Ok(Some(request)) => {
+                        let close = !request.keep_alive;
+                        (handler(request).await, close)
+                    }
+                    // Answered as a Function URL does; the unread body
+                    // makes the connection unusable, so it is closed.
+                    Err(e) if e.get_ref().is_some_and(|inner| inner.is::<BodyTooLarge>()) => (Response::new(413, r#"{"message":"Request must be smaller than 6291456 bytes"}"#), true),
+                    Ok(None) | Err(_) => break,
+                };
                 let mut head = format!("HTTP/1.1 {} {}\r\ncontent-length: {}\r\n", response.status, reason(response.status), response.body.len());
                 for (k, v) in &response.headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
@@ -92,6 +100,25 @@ async fn read_head<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Resul
     Ok(Some((first.trim_end().to_owned(), headers)))
 }
 
+/// A Function URL refuses request payloads over 6 MB; so does this server,
+/// before allocating what a hostile `content-length` asks for.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+#[derive(Debug)]
+struct BodyTooLarge;
+
+impl std::fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request body over the {MAX_BODY_BYTES}-byte limit")
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+fn too_large() -> std::io::Error {
+    std::io::Error::other(BodyTooLarge)
+}
+
 async fn read_body<R: AsyncBufReadExt + Unpin>(reader: &mut R, headers: &BTreeMap<String, String>) -> std::io::Result<Vec<u8>> {
     if headers.get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
         let mut body = Vec::new();
@@ -99,6 +126,9 @@ async fn read_body<R: AsyncBufReadExt + Unpin>(reader: &mut R, headers: &BTreeMa
             let mut size = String::new();
             reader.read_line(&mut size).await?;
             let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).map_err(std::io::Error::other)?;
+            if body.len().saturating_add(n) > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
             let mut chunk = vec![0; n + 2];
             reader.read_exact(&mut chunk).await?;
             if n == 0 {
@@ -108,6 +138,9 @@ async fn read_body<R: AsyncBufReadExt + Unpin>(reader: &mut R, headers: &BTreeMa
         }
     }
     let len = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    if len > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
     let mut body = vec![0; len];
     reader.read_exact(&mut body).await?;
     Ok(body)
@@ -162,5 +195,13 @@ mod tests {
     async fn http_1_0_and_connection_close_end_the_connection_after_the_answer() {
         assert!(raw("GET /runs/x HTTP/1.0\r\nHost: a\r\n\r\n").await.starts_with("HTTP/1.1 200"));
         assert!(raw("GET /runs/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.ends_with("{}"));
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_function_url_limit_is_refused_before_it_is_read() {
+        let answer = raw("POST /runs HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        let chunked = raw("POST /runs HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n").await;
+        assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
     }
 }
