@@ -87,10 +87,15 @@ pub fn start() -> anyhow::Result<Local> {
     let port = free_port()?;
     step(&format!("starting the emulator (moto) on 127.0.0.1:{port}"));
     let moto_log = std::fs::File::create(work_dir.join("moto.log"))?;
-    let moto = Command::new(python::bin("moto_server")).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(moto_log.try_clone()?).stderr(moto_log).spawn()?;
+    let mut moto = Command::new(python::bin("moto_server")).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(moto_log.try_clone()?).stderr(moto_log).spawn()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "moto did not start: see {}", work_dir.join("moto.log").display());
+        if Instant::now() >= deadline {
+            // A `Child` is not stopped by being dropped: no process left behind.
+            let _ = moto.kill();
+            let _ = moto.wait();
+            anyhow::bail!("moto did not start: see {}", work_dir.join("moto.log").display());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let endpoint = format!("http://127.0.0.1:{port}");
