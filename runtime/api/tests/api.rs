@@ -14,7 +14,7 @@ fn event(method: &str, path: &str, body: Option<&str>) -> LambdaFunctionUrlReque
 }
 
 fn api(env: &Env) -> Api {
-    Api::new(&Config { bucket: env.bucket.clone(), queue_url: env.queue_url.clone() }, env.s3.clone(), env.sqs.clone())
+    Api::new(&Config::new(&env.bucket, &env.queue_url), env.s3.clone(), env.sqs.clone())
 }
 
 fn body(r: &LambdaFunctionUrlResponse) -> Value {
@@ -120,7 +120,8 @@ async fn status_and_result_answer_by_the_job_state() {
         assert_eq!((r.status_code, body(&r)["error"]["code"].clone()), (400, json!("INVALID_RUN_ID")), "{hostile}");
     }
     assert_eq!(get("/nowhere".into()).await.status_code, 404);
-    assert_eq!(solver_api::handle(&api(&env), event("DELETE", "/runs/x", None)).await.status_code, 405);
+    assert_eq!(solver_api::handle(&api(&env), event("PUT", "/runs/x", None)).await.status_code, 405);
+    assert_eq!(solver_api::handle(&api(&env), event("DELETE", "/runs/x", None)).await.status_code, 404);
 
     let job = SMALL_JOB.replace("\"time_limit_s\":30", "\"time_limit_s\":30,\"run_id\":\"r-1\"");
     assert_eq!(solver_api::handle(&api(&env), event("POST", "/runs", Some(&job))).await.status_code, 202);
@@ -142,15 +143,7 @@ async fn status_and_result_answer_by_the_job_state() {
     };
     job_model::check_schedule(&problem, &result).unwrap();
     env.store().put(&keys::result(&run_id), serde_json::to_vec(&result).unwrap()).await.unwrap();
-    env.store()
-        .update_status(&run_id, |d| {
-            let mut n = d.clone();
-            n.transition(State::Succeeded, job_store::now()).unwrap();
-            n.result_key = Some(keys::result(&run_id));
-            job_store::Update::Write(n)
-        })
-        .await
-        .unwrap();
+    env.store().apply(&run_id, &job_model::Event::Succeeded { result_key: keys::result(&run_id), progress: None }).await.unwrap();
     let r = get("/runs/r-1/result".into()).await;
     assert_eq!(r.status_code, 200);
     assert_eq!(serde_json::from_value::<JobShopResult>(body(&r)).unwrap(), result);
@@ -166,4 +159,31 @@ async fn a_base64_body_is_decoded() {
     let mut e = event("POST", "/runs", Some("!!!not base64"));
     e.is_base64_encoded = true;
     assert_eq!(solver_api::handle(&api(&env), e).await.status_code, 400);
+}
+
+#[tokio::test]
+async fn a_job_accepted_while_sqs_fails_is_kept_for_the_reconciler_not_lost() {
+    let env = Env::new().await;
+    let broken = solver_api::Api::new(&solver_api::Config::new(&env.bucket, format!("{}-gone", env.queue_url)), env.s3.clone(), env.sqs.clone());
+    let job = SMALL_JOB.replace("\"time_limit_s\":30", "\"time_limit_s\":30,\"run_id\":\"kept\"");
+    let r = solver_api::handle(&broken, event("POST", "/runs", Some(&job))).await;
+    assert_eq!(r.status_code, 202, "{:?}", r.body);
+    let run_id = RunId::parse("kept").unwrap();
+    let (doc, _) = env.store().read_status(&run_id).await.unwrap().unwrap();
+    assert_eq!((doc.state, doc.time_limit_s, doc.max_attempts), (State::Queued, Some(30.0), 3));
+    assert!(doc.lease_until.is_some(), "the reconciler re-sends it when its lease passes");
+    assert!(env.store().exists(&keys::input(&run_id)).await.unwrap(), "its input is stored, so it can be re-sent");
+    assert_eq!(env.store().active_jobs().await.unwrap().into_iter().map(|(id, _)| id).collect::<Vec<_>>(), vec![run_id]);
+    // A client retrying the same run_id is told it is taken, and nothing changes.
+    assert_eq!(solver_api::handle(&broken, event("POST", "/runs", Some(&job))).await.status_code, 409);
+}
+
+#[tokio::test]
+async fn storage_errors_name_no_bucket_or_key() {
+    let env = Env::new().await;
+    let missing = solver_api::Api::new(&solver_api::Config::new("no-such-bucket-here", &env.queue_url), env.s3.clone(), env.sqs.clone());
+    let r = solver_api::handle(&missing, event("POST", "/runs", Some(SMALL_JOB))).await;
+    assert_eq!(r.status_code, 503);
+    let text = r.body.unwrap_or_default();
+    assert!(!text.contains("no-such-bucket-here") && !text.contains("jobs/"), "{text}");
 }

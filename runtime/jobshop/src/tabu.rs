@@ -67,6 +67,13 @@ impl Graph {
         seq
     }
 
+    /// Machine sequences of a schedule from outside (a checkpoint), when
+    /// they are a valid order of this problem's operations (no cycle).
+    pub fn checked_sequences(&self, s: &Schedule) -> Option<Vec<Vec<usize>>> {
+        let seq = self.sequences(s);
+        State::new(self, seq.clone()).retime(self).then_some(seq)
+    }
+
     /// The schedule (start times per job and operation) of machine sequences.
     pub fn schedule(&self, seq: &[Vec<usize>]) -> Schedule {
         let mut st = State::new(self, seq.to_vec());

@@ -61,3 +61,36 @@ fn a_proven_optimum_ends_the_search_early() {
     assert_eq!((result.makespan, result.lower_bound, result.optimal), (6, 6, true));
     assert!(result.solver.elapsed_s < 1.0);
 }
+
+#[test]
+fn checkpoints_are_valid_and_a_resumed_search_is_never_worse_than_its_checkpoint() {
+    let (_, problem) = instances().into_iter().find(|(n, _)| n == "ta21").unwrap();
+    let checkpoints = Mutex::new(Vec::new());
+    let on_checkpoint = |r: job_model::JobShopResult| checkpoints.lock().unwrap().push(r);
+    let hooks = jobshop::Hooks { on_improve: &|_| {}, on_checkpoint: Some((&on_checkpoint, Duration::from_millis(50))) };
+    let params = jobshop::Params { time_limit: Duration::from_millis(600), threads: 2, seed: 3 };
+    let first = jobshop::solve_from(&problem, &params, None, &AtomicBool::new(false), &hooks);
+    let checkpoints = checkpoints.into_inner().unwrap();
+    assert!(!checkpoints.is_empty(), "no checkpoint in 600 ms");
+    for c in &checkpoints {
+        check_schedule(&problem, c).unwrap();
+    }
+    assert!(checkpoints.windows(2).all(|w| w[1].makespan < w[0].makespan), "each checkpoint improves");
+    assert!(checkpoints.last().unwrap().makespan >= first.makespan);
+
+    // A new attempt from the first run's answer, with a different seed: it
+    // starts where that one ended and cannot end worse.
+    let seen = Mutex::new(Vec::new());
+    let hooks = jobshop::Hooks { on_improve: &|i| seen.lock().unwrap().push(i.makespan), on_checkpoint: None };
+    let params = jobshop::Params { time_limit: Duration::from_millis(300), threads: 1, seed: 99 };
+    let resumed = jobshop::solve_from(&problem, &params, Some(&first), &AtomicBool::new(false), &hooks);
+    check_schedule(&problem, &resumed).unwrap();
+    assert_eq!(seen.into_inner().unwrap()[0], first.makespan, "the resumed search starts from the checkpoint");
+    assert!(resumed.makespan <= first.makespan);
+
+    // A checkpoint that is not a schedule of the problem is ignored.
+    let mut broken = first.clone();
+    broken.schedule[0][0].start += 1_000_000;
+    let ignored = jobshop::solve_from(&problem, &params, Some(&broken), &AtomicBool::new(false), &jobshop::Hooks { on_improve: &|_| {}, on_checkpoint: None });
+    check_schedule(&problem, &ignored).unwrap();
+}

@@ -17,6 +17,24 @@ pub fn result(run_id: &RunId) -> String {
     format!("{JOBS_PREFIX}{run_id}/result.json")
 }
 
+/// The best answer so far of a running job, saved while it solves, so that
+/// a new attempt continues from it and a stopped job still has a result.
+pub fn checkpoint(run_id: &RunId) -> String {
+    format!("{JOBS_PREFIX}{run_id}/checkpoint.json")
+}
+
+/// One small object per job that has not ended: what the reconciler reads,
+/// so its cost follows the active jobs, not the whole history under `jobs/`.
+pub const ACTIVE_PREFIX: &str = "index/active/";
+
+pub fn active(run_id: &RunId) -> String {
+    format!("{ACTIVE_PREFIX}{run_id}")
+}
+
+pub fn run_id_of_active_key(key: &str) -> Option<RunId> {
+    RunId::parse(key.strip_prefix(ACTIVE_PREFIX)?).ok()
+}
+
 /// The run id a `jobs/{run_id}/status.json` key belongs to, if it is one.
 pub fn run_id_of_status_key(key: &str) -> Option<RunId> {
     let rest = key.strip_prefix(JOBS_PREFIX)?.strip_suffix("/status.json")?;
@@ -33,8 +51,11 @@ mod tests {
         assert_eq!(input(&id), "jobs/r1/input.json");
         assert_eq!(status(&id), "jobs/r1/status.json");
         assert_eq!(result(&id), "jobs/r1/result.json");
-        assert_eq!(run_id_of_status_key("jobs/r1/status.json"), Some(id));
+        assert_eq!(run_id_of_status_key("jobs/r1/status.json"), Some(id.clone()));
         assert_eq!(run_id_of_status_key("jobs/r1/result.json"), None);
         assert_eq!(run_id_of_status_key("jobs/../status.json"), None);
+        assert_eq!(checkpoint(&id), "jobs/r1/checkpoint.json");
+        assert_eq!(run_id_of_active_key(&active(&id)), Some(id.clone()));
+        assert_eq!(run_id_of_active_key("index/active/../x"), None);
     }
 }

@@ -1,5 +1,5 @@
 //! The job model every program shares: what a job request is, the status
-//! document and its forward-only state machine, where things live in the
+//! document and its lifecycle (one pure state machine), where things live in the
 //! results bucket, what a valid `run_id` is, the queue message, and a checker
 //! that proves a job-shop schedule is real.
 //!
@@ -10,6 +10,7 @@ pub mod check;
 pub mod error;
 pub mod jobshop;
 pub mod keys;
+pub mod lifecycle;
 pub mod message;
 pub mod request;
 pub mod run_id;
@@ -21,4 +22,5 @@ pub use jobshop::{JobShop, JobShopResult, Operation, ScheduledOp, SolverInfo};
 pub use message::QueueMessage;
 pub use request::{JobRequest, RequestError};
 pub use run_id::{RunId, RunIdError};
-pub use status::{Progress, State, StatusDoc, TransitionError};
+pub use lifecycle::{Event, Refusal};
+pub use status::{Attempt, Progress, State, StatusDoc};

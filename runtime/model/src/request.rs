@@ -18,6 +18,10 @@ pub struct JobRequest {
     pub time_limit_s: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<RunId>,
+    /// Attempts the job may use when its tasks are lost (1 to
+    /// `lifecycle::MAX_ATTEMPTS_CAP`); the deploy's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +42,7 @@ impl RequestError {
     }
 }
 
-const KNOWN_FIELDS: [&str; 3] = ["problem", "time_limit_s", "run_id"];
+const KNOWN_FIELDS: [&str; 4] = ["problem", "time_limit_s", "run_id", "max_attempts"];
 
 impl JobRequest {
     pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
@@ -81,7 +85,17 @@ impl JobRequest {
             Some(Value::String(s)) => Some(RunId::parse(&s).map_err(|e| RequestError::new("INVALID_RUN_ID", "run_id", e.to_string()))?),
             Some(other) => return Err(RequestError::new("INVALID_RUN_ID", "run_id", format!("expected a string, found {}", type_name(&other)))),
         };
-        let request = Self { problem, time_limit_s, run_id };
+        let cap = crate::lifecycle::MAX_ATTEMPTS_CAP;
+        let max_attempts = match obj.remove("max_attempts") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|n| (1..=u64::from(cap)).contains(n))
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| RequestError::new("INVALID_FIELD", "max_attempts", format!("expected a whole number from 1 to {cap}, found {v}")))?,
+            ),
+        };
+        let request = Self { problem, time_limit_s, run_id, max_attempts };
         request.jobshop()?;
         Ok(request)
     }
@@ -204,5 +218,9 @@ mod tests {
             assert_eq!(field_of(&body), ("run_id".into(), "INVALID_RUN_ID"), "{id}");
         }
         assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","format":"orlib","text":"2 2\n0 1 1 1\n"}}"#).0, "problem.text line 3");
+        for n in ["0", "11", "1.5", "\"3\""] {
+            let body = format!(r#"{{"problem":{{"kind":"jobshop","jobs":[[{{"machine":0,"duration":1}}]]}},"max_attempts":{n}}}"#);
+            assert_eq!(field_of(&body), ("max_attempts".into(), "INVALID_FIELD"), "{n}");
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The status document (`jobs/{run_id}/status.json`) and the rule that makes
-//! it trustworthy: a state only moves forward, and a terminal state is final.
+//! The status document (`jobs/{run_id}/status.json`). How it changes is
+//! decided in one place, [`crate::lifecycle`]; this module is its shape.
 
 use crate::{ErrorInfo, RunId};
 use serde::{Deserialize, Serialize};
@@ -17,12 +17,14 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 6] = [State::Queued, State::Starting, State::Running, State::Succeeded, State::Failed, State::Cancelled];
+
     pub fn is_terminal(self) -> bool {
         matches!(self, State::Succeeded | State::Failed | State::Cancelled)
     }
 
-    /// Position in the life of a job; the terminal states share the last one.
-    fn rank(self) -> u8 {
+    /// Position in the life of an attempt; the terminal states share the last one.
+    pub fn rank(self) -> u8 {
         match self {
             State::Queued => 0,
             State::Starting => 1,
@@ -56,6 +58,31 @@ pub struct Progress {
     pub elapsed_s: f64,
 }
 
+/// One try at running the job: its task, when it ran, and why it ended when
+/// that was not the end of the job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub task_arn: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub launched_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<OffsetDateTime>,
+    /// Wall time from RUNNING to its end: what counts against the time limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<ErrorInfo>,
+}
+
+fn default_max_attempts() -> u32 {
+    crate::lifecycle::DEFAULT_MAX_ATTEMPTS
+}
+
+/// The contract's fields first (DESIGN.md), then what the lifecycle keeps:
+/// older documents without those fields read with their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusDoc {
     pub run_id: RunId,
@@ -69,17 +96,37 @@ pub struct StatusDoc {
     pub progress: Option<Progress>,
     pub error: Option<ErrorInfo>,
     pub result_key: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TransitionError {
-    #[error("job is already {0}; a terminal state is final")]
-    Terminal(State),
-    #[error("job is {from}; it cannot go back to {to}")]
-    Backwards { from: State, to: State },
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_s: Option<f64>,
+    /// Solving time of the attempts that ended without ending the job.
+    #[serde(default)]
+    pub solved_s: f64,
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// Past this the reconciler stops the job (TIMEOUT), its best answer kept.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<OffsetDateTime>,
+    /// Whoever acts next on a waiting job promised to before this; past it the
+    /// reconciler acts instead (re-sends the job's message).
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<OffsetDateTime>,
+    /// A trigger invocation is launching the current attempt until then.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub claimed_until: Option<OffsetDateTime>,
+    /// Launch claims so far: with the attempt, it makes each RunTask token new.
+    #[serde(default)]
+    pub launches: u32,
+    /// Messages the reconciler re-sent for this job.
+    #[serde(default)]
+    pub resends: u32,
 }
 
 impl StatusDoc {
+    /// A new job, waiting for its message to reach a consumer.
     pub fn queued(run_id: RunId, now: OffsetDateTime) -> Self {
         Self {
             run_id,
@@ -91,28 +138,29 @@ impl StatusDoc {
             progress: None,
             error: None,
             result_key: None,
+            max_attempts: crate::lifecycle::DEFAULT_MAX_ATTEMPTS,
+            time_limit_s: None,
+            solved_s: 0.0,
+            attempts: Vec::new(),
+            cancel_requested: false,
+            deadline: None,
+            lease_until: Some(now + crate::lifecycle::QUEUED_LEASE),
+            claimed_until: None,
+            launches: 0,
+            resends: 0,
         }
     }
 
-    /// Moves to `to` (or stays, to record progress) and stamps `updated_at`.
-    /// The stamp never goes back either, whatever the writer's clock says.
-    pub fn transition(&mut self, to: State, now: OffsetDateTime) -> Result<(), TransitionError> {
-        if self.state.is_terminal() {
-            return Err(TransitionError::Terminal(self.state));
-        }
-        if to.rank() < self.state.rank() {
-            return Err(TransitionError::Backwards { from: self.state, to });
-        }
-        self.state = to;
-        self.updated_at = now.max(self.updated_at);
-        Ok(())
+    /// The limits of the request the job was submitted with.
+    pub fn with_limits(mut self, time_limit_s: f64, max_attempts: u32) -> Self {
+        self.time_limit_s = Some(time_limit_s);
+        self.max_attempts = max_attempts.clamp(1, crate::lifecycle::MAX_ATTEMPTS_CAP);
+        self
     }
 
-    /// Ends the job as FAILED with a reason; a no-op error if already terminal.
-    pub fn fail(&mut self, error: ErrorInfo, now: OffsetDateTime) -> Result<(), TransitionError> {
-        self.transition(State::Failed, now)?;
-        self.error = Some(error);
-        Ok(())
+    /// Solving time left for the next attempt, when the limit is known.
+    pub fn remaining_s(&self) -> Option<f64> {
+        self.time_limit_s.map(|t| (t - self.solved_s).max(0.0))
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -130,37 +178,6 @@ mod tests {
     }
 
     #[test]
-    fn moves_forward_through_the_life_of_a_job() {
-        let mut d = doc();
-        for s in [State::Starting, State::Starting, State::Running, State::Running, State::Succeeded] {
-            d.transition(s, datetime!(2026-01-01 0:01 UTC)).unwrap();
-        }
-        assert_eq!(d.state, State::Succeeded);
-    }
-
-    #[test]
-    fn never_moves_backwards_nor_out_of_a_terminal_state() {
-        let mut d = doc();
-        d.transition(State::Running, datetime!(2026-01-01 0:01 UTC)).unwrap();
-        assert_eq!(
-            d.transition(State::Starting, datetime!(2026-01-01 0:02 UTC)),
-            Err(TransitionError::Backwards { from: State::Running, to: State::Starting })
-        );
-        d.transition(State::Cancelled, datetime!(2026-01-01 0:03 UTC)).unwrap();
-        for s in [State::Queued, State::Running, State::Succeeded, State::Failed, State::Cancelled] {
-            assert_eq!(d.transition(s, datetime!(2026-01-01 0:04 UTC)), Err(TransitionError::Terminal(State::Cancelled)));
-        }
-    }
-
-    #[test]
-    fn updated_at_never_goes_back_even_with_a_slow_clock() {
-        let mut d = doc();
-        d.transition(State::Starting, datetime!(2026-01-01 0:05 UTC)).unwrap();
-        d.transition(State::Running, datetime!(2026-01-01 0:01 UTC)).unwrap();
-        assert_eq!(d.updated_at, datetime!(2026-01-01 0:05 UTC));
-    }
-
-    #[test]
     fn serialises_to_the_contract_shape() {
         let v: serde_json::Value = serde_json::from_slice(&doc().to_json()).unwrap();
         assert_eq!(v["state"], "QUEUED");
@@ -170,5 +187,13 @@ mod tests {
         for k in ["run_id", "updated_at", "progress", "error", "result_key"] {
             assert!(v.get(k).is_some(), "{k} missing");
         }
+    }
+
+    #[test]
+    fn documents_written_before_the_lifecycle_fields_still_read() {
+        let old = r#"{"run_id":"r1","state":"RUNNING","attempt":1,"created_at":"2026-01-01T00:00:00Z",
+            "updated_at":"2026-01-01T00:00:00Z","task_arn":null,"progress":null,"error":null,"result_key":null}"#;
+        let d: StatusDoc = serde_json::from_str(old).unwrap();
+        assert_eq!((d.state, d.max_attempts, d.attempts.len(), d.cancel_requested), (State::Running, 3, 0, false));
     }
 }

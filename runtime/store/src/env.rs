@@ -38,3 +38,12 @@ pub fn flag(name: &'static str, hint: &'static str) -> Result<bool, EnvError> {
         _ => Err(EnvError::Malformed { name, value: raw, hint: "expected true or false".into() }),
     }
 }
+
+/// An optional whole number within `min..=max`.
+pub fn number(name: &'static str, min: u32, max: u32) -> Result<Option<u32>, EnvError> {
+    let Some(raw) = optional(name) else { return Ok(None) };
+    match raw.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(EnvError::Malformed { name, value: raw, hint: format!("expected a whole number from {min} to {max}").into() }),
+    }
+}

@@ -9,7 +9,7 @@ pub mod env;
 mod emulator_ecs;
 mod store;
 
-pub use store::{Store, StoreError, Update, UpdateOutcome};
+pub use store::{Applied, Store, StoreError};
 
 /// The current time, the single clock every status stamp comes from.
 pub fn now() -> time::OffsetDateTime {

@@ -1,6 +1,6 @@
 use crate::aws::{describe, http_status};
 use aws_sdk_s3::primitives::ByteStream;
-use job_model::{RunId, StatusDoc, keys};
+use job_model::{Event, Refusal, RunId, StatusDoc, keys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -12,17 +12,12 @@ pub enum StoreError {
     Contended { bucket: String, key: String, attempts: u32 },
 }
 
-/// What an update closure decides after seeing the current document.
-pub enum Update {
-    Write(StatusDoc),
-    /// Leave the document as it is (the job moved on, or nothing to do).
-    Keep,
-}
-
+/// What applying a lifecycle event did.
 #[derive(Debug)]
-pub enum UpdateOutcome {
+pub enum Applied {
     Written(StatusDoc),
-    Kept(StatusDoc),
+    /// The event does not apply to the job as it is (shown with the reason).
+    Refused(StatusDoc, Refusal),
     NotFound,
 }
 
@@ -84,6 +79,10 @@ impl Store {
             .map_err(|e| self.s3_error("PutObject", key, &e))
     }
 
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.s3.delete_object().bucket(&self.bucket).key(key).send().await.map(|_| ()).map_err(|e| self.s3_error("DeleteObject", key, &e))
+    }
+
     /// The object and its ETag, or `None` when there is none.
     pub async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
         let r = self.s3.get_object().bucket(&self.bucket).key(key).send().await;
@@ -116,7 +115,13 @@ impl Store {
     }
 
     /// Creates the status document; `false` if the run id is already taken.
+    /// A job that has not ended gets its entry in the active index first, so
+    /// the reconciler can never miss it (an entry without a status is
+    /// removed by the reconciler).
     pub async fn create_status(&self, doc: &StatusDoc) -> Result<bool, StoreError> {
+        if !doc.state.is_terminal() {
+            self.put(&keys::active(&doc.run_id), Vec::new()).await?;
+        }
         self.put_if_absent(&keys::status(&doc.run_id), doc.to_json()).await
     }
 
@@ -130,18 +135,38 @@ impl Store {
         }
     }
 
-    /// Read, decide, write with `If-Match`; when another writer got there
-    /// first, read again and let `decide` look at what it wrote.
-    pub async fn update_status(&self, run_id: &RunId, mut decide: impl FnMut(&StatusDoc) -> Update) -> Result<UpdateOutcome, StoreError> {
+    /// Applies a lifecycle event: read, decide (`StatusDoc::apply`), write
+    /// with `If-Match`; when another writer got there first, read again and
+    /// decide again. A job that ends with its checkpoint as its answer gets
+    /// `result.json` before its status says so; a job that ends leaves the
+    /// active index.
+    pub async fn apply(&self, run_id: &RunId, event: &Event) -> Result<Applied, StoreError> {
+        self.apply_with(run_id, |_| Some(event.clone())).await
+    }
+
+    /// Like [`Store::apply`], with the event chosen after seeing the current
+    /// document (`None`: nothing to do, the document is returned refused as
+    /// not applicable).
+    pub async fn apply_with(&self, run_id: &RunId, mut event_for: impl FnMut(&StatusDoc) -> Option<Event>) -> Result<Applied, StoreError> {
         let key = keys::status(run_id);
         for _ in 0..MAX_UPDATE_ATTEMPTS {
             let Some((current, etag)) = self.read_status(run_id).await? else {
-                return Ok(UpdateOutcome::NotFound);
+                return Ok(Applied::NotFound);
             };
-            let next = match decide(&current) {
-                Update::Keep => return Ok(UpdateOutcome::Kept(current)),
-                Update::Write(next) => next,
+            let Some(event) = event_for(&current) else {
+                let refusal = if current.state.is_terminal() { Refusal::Final(current.state) } else { Refusal::NotApplicable(current.state) };
+                return Ok(Applied::Refused(current, refusal));
             };
+            let next = match current.apply(&event, crate::now()) {
+                Ok(next) => next,
+                Err(refusal) => return Ok(Applied::Refused(current, refusal)),
+            };
+            if next == current {
+                return Ok(Applied::Written(next));
+            }
+            if next.ends_from_checkpoint(&event) {
+                self.copy_checkpoint_to_result(run_id).await?;
+            }
             let r = self
                 .s3
                 .put_object()
@@ -153,12 +178,65 @@ impl Store {
                 .send()
                 .await;
             match r {
-                Ok(_) => return Ok(UpdateOutcome::Written(next)),
+                Ok(_) => {
+                    if next.state.is_terminal() {
+                        self.leave_active_index(run_id).await;
+                    }
+                    return Ok(Applied::Written(next));
+                }
                 Err(e) if lost_race(http_status(&e)) => continue,
                 Err(e) => return Err(self.s3_error("PutObject", &key, &e)),
             }
         }
         Err(StoreError::Contended { bucket: self.bucket.clone(), key, attempts: MAX_UPDATE_ATTEMPTS })
+    }
+
+    /// Creates the job's status if it has none (a job put on the queue by an
+    /// old producer), then applies `event`.
+    pub async fn apply_or_create(&self, run_id: &RunId, event: &Event, create: impl Fn() -> StatusDoc) -> Result<Applied, StoreError> {
+        match self.apply(run_id, event).await? {
+            Applied::NotFound => {
+                self.create_status(&create()).await?;
+                self.apply(run_id, event).await
+            }
+            done => Ok(done),
+        }
+    }
+
+    /// Removes a job's entry from the active index. Best effort: the
+    /// reconciler removes what is left of an ended job.
+    pub async fn leave_active_index(&self, run_id: &RunId) {
+        let key = keys::active(run_id);
+        if let Err(e) = self.s3.delete_object().bucket(&self.bucket).key(&key).send().await {
+            tracing::warn!(%run_id, "could not remove {key}: {}", describe(&e));
+        }
+    }
+
+    /// The run ids in the active index, with when each entry was written.
+    pub async fn active_jobs(&self) -> Result<Vec<(RunId, i64)>, StoreError> {
+        let mut found = Vec::new();
+        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(keys::ACTIVE_PREFIX).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.s3_error("ListObjectsV2", keys::ACTIVE_PREFIX, &e))?;
+            for obj in page.contents() {
+                if let Some(run_id) = obj.key().and_then(keys::run_id_of_active_key) {
+                    found.push((run_id, obj.last_modified().map_or(0, |t| t.secs())));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn has_checkpoint(&self, run_id: &RunId) -> Result<bool, StoreError> {
+        self.exists(&keys::checkpoint(run_id)).await
+    }
+
+    /// `result.json` from the checkpoint, unless a result is already there.
+    async fn copy_checkpoint_to_result(&self, run_id: &RunId) -> Result<(), StoreError> {
+        if let Some((bytes, _)) = self.get(&keys::checkpoint(run_id)).await? {
+            self.put_if_absent(&keys::result(run_id), bytes).await?;
+        }
+        Ok(())
     }
 
     /// The newest `limit` status documents, for `deploy status`.

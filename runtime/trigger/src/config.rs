@@ -15,13 +15,34 @@ pub struct Config {
     /// Default-VPC subnets are public: without a public IP a task cannot
     /// pull its image. Private subnets with NAT set `ECS_ASSIGN_PUBLIC_IP=false`.
     pub assign_public_ip: bool,
+    /// The job queue, for the messages that wake a job up again (a new
+    /// attempt, the reconciler's re-sends). `SQS_QUEUE_URL`.
+    pub queue_url: Option<String>,
+    /// The queue's `maxReceiveCount`: at that delivery a job whose launch
+    /// keeps failing is failed before its message goes to the DLQ.
+    pub max_receive_count: Option<u32>,
+    /// Attempts for jobs whose request does not say (`MAX_ATTEMPTS`).
+    pub max_attempts: u32,
 }
 
 impl Config {
     /// Where tasks run and results go, with the defaults for the rest: the
     /// `worker` container, the default `startedBy`, a public IP.
     pub fn new(cluster: String, task_definition: String, subnets: Vec<String>, security_groups: Vec<String>, bucket: String, region: String) -> Self {
-        Self { cluster, task_definition, subnets, security_groups, bucket, region, container: "worker".into(), started_by: crate::STARTED_BY_DEFAULT.into(), assign_public_ip: true }
+        Self {
+            cluster,
+            task_definition,
+            subnets,
+            security_groups,
+            bucket,
+            region,
+            container: "worker".into(),
+            started_by: crate::STARTED_BY_DEFAULT.into(),
+            assign_public_ip: true,
+            queue_url: None,
+            max_receive_count: None,
+            max_attempts: job_model::lifecycle::DEFAULT_MAX_ATTEMPTS,
+        }
     }
 
     pub fn from_env() -> Result<Self, EnvError> {
@@ -41,6 +62,11 @@ impl Config {
         }
         if env::optional("ECS_ASSIGN_PUBLIC_IP").is_some() {
             config.assign_public_ip = env::flag("ECS_ASSIGN_PUBLIC_IP", "true or false")?;
+        }
+        config.queue_url = env::optional("SQS_QUEUE_URL");
+        config.max_receive_count = env::number("MAX_RECEIVE_COUNT", 1, 1000)?;
+        if let Some(n) = env::number("MAX_ATTEMPTS", 1, job_model::lifecycle::MAX_ATTEMPTS_CAP)? {
+            config.max_attempts = n;
         }
         Ok(config)
     }

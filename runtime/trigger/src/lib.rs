@@ -1,21 +1,23 @@
-//! The Trigger Lambda: an SQS batch in, at most one Fargate task per job out,
-//! and an `SQSBatchResponse` naming the messages to try again. It also takes
-//! EventBridge's events for stopped worker tasks (`stopped`), and fails the
-//! job a task did not finish.
+//! The Trigger Lambda: an SQS batch in, at most one Fargate task per job
+//! attempt out, and an `SQSBatchResponse` naming the messages to try again.
+//! It also takes EventBridge's events for stopped worker tasks (`stopped`:
+//! the attempt ends, a new one is queued or the job ends), and its schedule
+//! (`reconcile`: every job not ended, checked against ECS and SQS).
 //!
-//! One task per job comes from the status document, not from RunTask's
+//! One task per attempt comes from the status document, not from RunTask's
 //! `clientToken` alone: the token lasts 24 hours on AWS and the emulator
-//! ignores it, while the conditional QUEUED→STARTING write holds for ever.
+//! ignores it, while the conditional claim in S3 holds for ever.
 
 mod backoff;
 mod config;
 mod launch;
 mod message;
+pub mod reconcile;
 mod stopped;
 
 pub use backoff::backoff_seconds;
 pub use config::Config;
-pub use launch::{STARTED_BY_DEFAULT, idempotency_token};
+pub use launch::{LaunchError, STARTED_BY_DEFAULT, idempotency_token};
 pub use message::Outcome;
 pub use stopped::TaskStateChange;
 
@@ -24,8 +26,14 @@ use job_store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Time for one record, inside the trigger function's 60 s timeout.
-const RECORD_BUDGET: std::time::Duration = std::time::Duration::from_secs(45);
+/// Time for one record's work, and then for handing it back, inside the
+/// trigger function's 60 s timeout: an invocation that times out would hide
+/// its whole batch, launched records included, for the queue's 12 hours.
+const RECORD_BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
+const HAND_BACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// EventBridge's `detail-type` for a schedule's event.
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
 
 #[derive(Clone)]
 pub struct Trigger {
@@ -49,13 +57,18 @@ impl Trigger {
             let batch: SqsEvent = serde_json::from_value(event).map_err(|e| format!("not an SQS event: {e}"))?;
             return serde_json::to_value(self.handle_batch(batch).await).map_err(|e| e.to_string());
         }
+        if event.get("detail-type").and_then(|t| t.as_str()) == Some(SCHEDULED_EVENT) {
+            let report = self.reconcile().await.inspect_err(|e| tracing::error!("reconcile: {e}"))?;
+            tracing::info!(active = report.active, resent = ?report.resent, ended = ?report.ended, stopped = ?report.stopped, removed = report.removed, errors = ?report.errors, "reconciled");
+            return serde_json::to_value(report).map_err(|e| e.to_string());
+        }
         if event.get("detail-type").and_then(|t| t.as_str()) == Some(stopped::DETAIL_TYPE) {
             let change: TaskStateChange = serde_json::from_value(event).map_err(|e| format!("not an ECS task state change: {e}"))?;
             let done = self.handle_task_stopped(&change).await.inspect_err(|e| tracing::error!("task {}: will be retried: {e}", change.detail.task_arn))?;
             tracing::info!("{done}");
             return Ok(serde_json::json!({ "done": done }));
         }
-        Err(format!("unexpected event (neither an SQS batch nor an ECS task state change): {}", event.to_string().chars().take(200).collect::<String>()))
+        Err(format!("unexpected event (not an SQS batch, an ECS task state change or a schedule): {}", event.to_string().chars().take(200).collect::<String>()))
     }
 
     /// Handles every record concurrently; a record that must be tried again is
@@ -86,8 +99,10 @@ impl Trigger {
                     // DLQ in seconds instead of 12-hour steps.
                     Outcome::Malformed { .. } => 0,
                 };
-                if let Err(e) = this.set_visibility(&record, visibility).await {
-                    tracing::error!(message_id = %id, "could not shorten visibility to {visibility}s: {e}");
+                match tokio::time::timeout(HAND_BACK_BUDGET, this.set_visibility(&record, visibility)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(message_id = %id, "could not shorten visibility to {visibility}s: {e}"),
+                    Err(_) => tracing::error!(message_id = %id, "could not shorten visibility to {visibility}s within {} s", HAND_BACK_BUDGET.as_secs()),
                 }
                 Some(id)
             });

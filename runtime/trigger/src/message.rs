@@ -1,18 +1,16 @@
 //! One SQS record: from "a message arrived" to "its job has a task", or a
-//! clear reason why not yet.
+//! clear reason why not yet. A message is only a wake-up for its run id:
+//! what to do is decided by the job's status (the lifecycle), so a message
+//! delivered twice, re-sent by the reconciler or left over from an earlier
+//! attempt is harmless.
 
 use crate::Trigger;
 use crate::backoff::backoff_seconds;
-use crate::launch::Launched;
+use crate::launch::LaunchError;
 use aws_lambda_events::event::sqs::SqsMessage;
 use job_model::message::MalformedMessage;
-use job_model::{ErrorInfo, JobRequest, QueueMessage, RunId, State, StatusDoc, keys};
-use job_store::{Update, UpdateOutcome};
-use time::Duration;
-
-/// How long a STARTING claim without a task is left to the invocation that
-/// wrote it before another may take it over (that one crashed or timed out).
-const LAUNCH_LEASE: Duration = Duration::seconds(120);
+use job_model::{ErrorInfo, Event, JobRequest, QueueMessage, Refusal, RunId, State, StatusDoc, keys};
+use job_store::Applied;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -24,27 +22,42 @@ pub enum Outcome {
     Malformed { reason: String },
 }
 
+/// Why a record is to be tried again.
+enum Failure {
+    Malformed(MalformedMessage),
+    /// Storage or ECS trouble: the next delivery may succeed.
+    Transient(String),
+}
+
 impl Trigger {
     pub async fn handle_record(&self, record: &SqsMessage) -> Outcome {
-        let receive_count = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-        let retry = |reason: String| Outcome::Retry { delay_s: backoff_seconds(receive_count), reason };
+        let receive_count: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
         let body = record.body.as_deref().unwrap_or_default();
-        let (run_id, inline) = match self.parse(body).await {
-            Ok(parsed) => parsed,
-            Err(Failure::Malformed(m)) => {
+        let result = match self.parse(body).await {
+            Ok((run_id, inline)) => self.launch(&run_id, inline).await.map_err(|reason| (Some(run_id), Failure::Transient(reason))),
+            Err(failure) => Err((None, failure)),
+        };
+        match result {
+            Ok(outcome) => outcome,
+            Err((_, Failure::Malformed(m))) => {
                 if let Some(run_id) = &m.run_id {
                     let error = ErrorInfo::new("MALFORMED_MESSAGE", m.reason.clone());
                     if let Err(e) = self.fail(run_id, error).await {
-                        return retry(format!("could not record FAILED for {run_id}: {e}"));
+                        return Outcome::Retry { delay_s: backoff_seconds(receive_count), reason: format!("could not record FAILED for {run_id}: {e}") };
                     }
                 }
-                return Outcome::Malformed { reason: m.to_string() };
+                Outcome::Malformed { reason: m.to_string() }
             }
-            Err(Failure::Transient(reason)) => return retry(reason),
-        };
-        match self.launch(&run_id, inline).await {
-            Ok(outcome) => outcome,
-            Err(reason) => retry(reason),
+            // The last delivery before the DLQ: the job must not be left
+            // STARTING for ever with its message parked there.
+            Err((Some(run_id), Failure::Transient(reason))) if self.config.max_receive_count.is_some_and(|max| receive_count >= max) => {
+                let error = ErrorInfo::new("LAUNCH_GAVE_UP", format!("the job could not be launched after {receive_count} deliveries; the last error: {reason}"));
+                match self.give_up(&run_id, error).await {
+                    Ok(done) => Outcome::Malformed { reason: done },
+                    Err(e) => Outcome::Retry { delay_s: backoff_seconds(receive_count), reason: format!("{reason}; and could not record FAILED: {e}") },
+                }
+            }
+            Err((_, Failure::Transient(reason))) => Outcome::Retry { delay_s: backoff_seconds(receive_count), reason },
         }
     }
 
@@ -66,127 +79,80 @@ impl Trigger {
         }
     }
 
+    /// Claims the job's current attempt and starts its task. `Err` is a
+    /// reason to try again later (the claim, if taken, says so in the status).
     async fn launch(&self, run_id: &RunId, inline: Option<JobRequest>) -> Result<Outcome, String> {
-        if let Some(request) = inline {
-            let bytes = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+        if let Some(request) = &inline {
+            let bytes = serde_json::to_vec(request).map_err(|e| e.to_string())?;
             self.store.put_if_absent(&keys::input(run_id), bytes).await.map_err(|e| e.to_string())?;
         }
-
-        // Claim the launch: QUEUED (or an abandoned STARTING) → STARTING.
-        let mut busy = None;
-        let mut created = false;
-        let claim = loop {
-            let outcome = self.store.update_status(run_id, |doc| {
-                busy = None;
-                let now = job_store::now();
-                match doc.state {
-                    State::Queued => {}
-                    State::Starting if doc.task_arn.is_some() => {
-                        busy = Some(Outcome::Done(format!("{run_id} already has task {}", doc.task_arn.as_deref().unwrap_or_default())));
-                        return Update::Keep;
-                    }
-                    // A launch that failed (error set) or whose invocation died
-                    // (lease over) is taken over; a live one is left alone.
-                    State::Starting if doc.error.is_none() && now - doc.updated_at < LAUNCH_LEASE => {
-                        busy = Some(Outcome::Retry { delay_s: 30, reason: format!("{run_id} is being launched by another invocation") });
-                        return Update::Keep;
-                    }
-                    State::Starting => {}
-                    state => {
-                        busy = Some(Outcome::Done(format!("{run_id} is already {state}")));
-                        return Update::Keep;
-                    }
-                }
-                let mut next = doc.clone();
-                next.transition(State::Starting, now).expect("QUEUED/STARTING → STARTING is forward");
-                next.updated_at = now;
-                next.error = None;
-                Update::Write(next)
-            });
-            match outcome.await.map_err(|e| e.to_string())? {
-                // A job sent straight to the queue (an old producer) has no
-                // status yet: create it QUEUED (or find it created meanwhile)
-                // and claim again.
-                UpdateOutcome::NotFound if !created => {
-                    self.store.create_status(&StatusDoc::queued(run_id.clone(), job_store::now())).await.map_err(|e| e.to_string())?;
-                    created = true;
-                }
-                other => break other,
+        // A job sent straight to the queue by an old producer has no status
+        // yet: it gets one (and its place in the active index) here.
+        let create = || {
+            let doc = StatusDoc::queued(run_id.clone(), job_store::now());
+            match &inline {
+                Some(r) => doc.with_limits(r.time_limit_s, r.max_attempts.unwrap_or(self.config.max_attempts)),
+                None => doc,
             }
         };
-        let claimed = match claim {
-            UpdateOutcome::Written(doc) => doc,
-            UpdateOutcome::Kept(_) => return Ok(busy.expect("a kept claim says why")),
-            UpdateOutcome::NotFound => return Err(format!("status of {run_id} vanished")),
+        let claimed = match self.store.apply_or_create(run_id, &Event::Claim, create).await.map_err(|e| e.to_string())? {
+            Applied::Written(doc) if doc.state == State::Starting => doc,
+            Applied::Written(doc) => return Ok(Outcome::Done(format!("{run_id} is {} ({})", doc.state, reason(&doc)))),
+            Applied::Refused(_, Refusal::LaunchInProgress) => {
+                return Ok(Outcome::Retry { delay_s: 30, reason: format!("{run_id} is being launched by another invocation") });
+            }
+            Applied::Refused(_, refusal) => return Ok(Outcome::Done(format!("{run_id}: nothing to launch ({refusal})"))),
+            Applied::NotFound => return Err(format!("the status of {run_id} vanished")),
         };
 
-        match self.run_task(run_id, claimed.attempt).await {
-            Launched::Task(arn) => {
-                self.record(run_id, |doc| {
-                    (doc.state == State::Starting && doc.task_arn.is_none()).then(|| {
-                        let mut next = doc.clone();
-                        next.task_arn = Some(arn.clone());
-                        next.error = None;
-                        next.updated_at = job_store::now().max(doc.updated_at);
-                        next
-                    })
-                })
-                .await?;
-                Ok(Outcome::Done(format!("{run_id} started as {arn}")))
+        match self.run_task(run_id, claimed.attempt, claimed.launches).await {
+            Ok(arn) => {
+                self.store.apply(run_id, &Event::Launched { task_arn: arn.clone() }).await.map_err(|e| e.to_string())?;
+                Ok(Outcome::Done(format!("{run_id} attempt {} started as {arn}", claimed.attempt)))
             }
-            Launched::Failed(error) => {
-                // Recorded in the status (still STARTING) so that the next
-                // delivery may take the launch over at once, and so operators
-                // see why the job waits.
+            Err(LaunchError::Transient(error)) => {
+                // Recorded in the status (still STARTING, the claim released)
+                // so operators see why the job waits and the next delivery
+                // takes the launch over at once.
                 let reason = error.to_string();
-                self.record(run_id, |doc| {
-                    (doc.state == State::Starting && doc.task_arn.is_none()).then(|| {
-                        let mut next = doc.clone();
-                        next.error = Some(error.clone());
-                        next.updated_at = job_store::now().max(doc.updated_at);
-                        next
-                    })
-                })
-                .await?;
+                let retry_in = time::Duration::seconds(backoff_seconds(claimed.launches).into());
+                self.store.apply(run_id, &Event::LaunchFailed { error, retry_in: Some(retry_in) }).await.map_err(|e| e.to_string())?;
                 Err(reason)
+            }
+            Err(LaunchError::Permanent(error)) => {
+                let reason = error.to_string();
+                self.store.apply(run_id, &Event::LaunchFailed { error, retry_in: None }).await.map_err(|e| e.to_string())?;
+                Ok(Outcome::Done(format!("{run_id} FAILED, RunTask can never succeed as deployed: {reason}")))
             }
         }
     }
 
-    async fn record(&self, run_id: &RunId, mut change: impl FnMut(&StatusDoc) -> Option<StatusDoc>) -> Result<(), String> {
-        self.store
-            .update_status(run_id, |doc| change(doc).map_or(Update::Keep, Update::Write))
+    /// Fails a job whose launch kept failing, unless something else holds it
+    /// (a launch in progress, a task): that one will end it.
+    async fn give_up(&self, run_id: &RunId, error: ErrorInfo) -> Result<String, String> {
+        let now = job_store::now();
+        let applied = self
+            .store
+            .apply_with(run_id, |doc| {
+                let waiting = matches!(doc.state, State::Queued | State::Starting) && doc.task_arn.is_none() && doc.claimed_until.is_none_or(|t| t <= now);
+                waiting.then(|| Event::Failed { error: error.clone() })
+            })
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(match applied {
+            Applied::Written(_) => format!("{run_id} FAILED ({error}); its message goes to the DLQ"),
+            Applied::Refused(doc, _) => format!("{run_id} is {} and held elsewhere; its message goes to the DLQ", doc.state),
+            Applied::NotFound => format!("{run_id} has no status; its message goes to the DLQ"),
+        })
     }
 
     /// Ends a job as FAILED, creating its status if it never had one.
     pub(crate) async fn fail(&self, run_id: &RunId, error: ErrorInfo) -> Result<(), String> {
-        let outcome = self
-            .store
-            .update_status(run_id, |doc| {
-                let mut next = doc.clone();
-                match next.fail(error.clone(), job_store::now()) {
-                    Ok(()) => Update::Write(next),
-                    Err(_) => Update::Keep,
-                }
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        if let UpdateOutcome::NotFound = outcome {
-            let mut doc = StatusDoc::queued(run_id.clone(), job_store::now());
-            doc.fail(error.clone(), job_store::now()).expect("QUEUED → FAILED is forward");
-            if !self.store.create_status(&doc).await.map_err(|e| e.to_string())? {
-                // Created meanwhile: fail that one instead.
-                return Box::pin(self.fail(run_id, error)).await;
-            }
-        }
-        Ok(())
+        let event = Event::Failed { error };
+        self.store.apply_or_create(run_id, &event, || StatusDoc::queued(run_id.clone(), job_store::now())).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
-enum Failure {
-    Malformed(MalformedMessage),
-    Transient(String),
+fn reason(doc: &StatusDoc) -> String {
+    doc.error.as_ref().map_or_else(|| "no error".into(), ToString::to_string)
 }

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use job_model::{RunId, State, keys};
+use job_model::{Event, RunId, State, keys};
 use solver_trigger::{Config, Trigger};
 use std::time::Duration;
 use testkit::{EcsSetup, Env};
@@ -12,11 +12,13 @@ use testkit::{EcsSetup, Env};
 const JOB: &str = r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":5}"#;
 
 fn config(env: &Env, ecs: &EcsSetup) -> Config {
-    Config::new(ecs.cluster.clone(), ecs.task_definition.clone(), ecs.subnets.clone(), ecs.security_groups.clone(), env.bucket.clone(), testkit::REGION.into())
+    let mut c = Config::new(ecs.cluster.clone(), ecs.task_definition.clone(), ecs.subnets.clone(), ecs.security_groups.clone(), env.bucket.clone(), testkit::REGION.into());
+    c.queue_url = Some(env.queue_url.clone());
+    c
 }
 
 async fn submit(env: &Env, run_id: &str) -> RunId {
-    let api = solver_api::Api::new(&solver_api::Config { bucket: env.bucket.clone(), queue_url: env.queue_url.clone() }, env.s3.clone(), env.sqs.clone());
+    let api = solver_api::Api::new(&solver_api::Config::new(&env.bucket, &env.queue_url), env.s3.clone(), env.sqs.clone());
     let body = JOB.replace("\"time_limit_s\":5", &format!("\"time_limit_s\":5,\"run_id\":\"{run_id}\""));
     let req = serde_json::from_value(testkit::function_url_event("POST", "/runs", Some(&body))).unwrap();
     assert_eq!(solver_api::handle(&api, req).await.status_code, 202);
@@ -168,7 +170,7 @@ async fn a_throttled_run_task_is_retried_after_a_backoff() {
             aws_smithy_types::body::SdkBody::from(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
         )
     });
-    failing_ecs_then_recovery(throttled, "RUN_TASK_FAILED", "Rate exceeded").await;
+    failing_ecs_then_recovery(throttled, "ThrottlingException", "Rate exceeded").await;
 }
 
 #[tokio::test]
@@ -181,27 +183,84 @@ async fn a_capacity_failure_is_retried_after_a_backoff() {
     failing_ecs_then_recovery(no_capacity, "RUN_TASK_FAILURES", "Capacity is unavailable").await;
 }
 
-#[test]
-fn the_idempotency_token_is_stable_per_job_and_attempt() {
-    let a = RunId::parse("job-1").unwrap();
-    let t = solver_trigger::idempotency_token(&a, 1);
-    assert_eq!(t, solver_trigger::idempotency_token(&a, 1));
-    assert_ne!(t, solver_trigger::idempotency_token(&a, 2));
-    assert_ne!(t, solver_trigger::idempotency_token(&RunId::parse(&"j".repeat(64)).unwrap(), 1));
-    assert!(t.len() <= 64);
-}
-
-#[test]
-fn a_missing_variable_is_a_start_up_error_naming_it() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_solver-trigger")).env_clear().output().unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ECS_CLUSTER"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+#[tokio::test]
+async fn a_run_task_that_can_never_succeed_fails_the_job_at_once() {
+    let env = Env::with_queue(1, 10).await;
+    let ecs = env.ecs_setup().await;
+    let denied = mock!(aws_sdk_ecs::Client::run_task).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(r#"{"__type":"AccessDeniedException","message":"not authorized to perform: ecs:RunTask"}"#),
+        )
+    });
+    let mocked = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&denied]);
+    let trigger = Trigger::new(config(&env, &ecs), env.s3.clone(), mocked, env.sqs.clone());
+    let run_id = submit(&env, "job-denied").await;
+    let response = trigger.handle_batch(batch(&env).await).await;
+    assert_eq!(failures(&response), 0, "nothing to retry: the message is done with");
+    let (status, _) = env.store().read_status(&run_id).await.unwrap().unwrap();
+    assert_eq!(status.state, State::Failed);
+    let error = status.error.unwrap();
+    assert_eq!(error.code, "AccessDeniedException");
+    assert!(error.message.contains("iam:PassRole"), "the hint says what to fix: {}", error.message);
+    assert!(env.store().active_jobs().await.unwrap().is_empty(), "an ended job leaves the active index");
 }
 
 #[tokio::test]
-async fn a_task_that_stops_before_its_job_ends_fails_the_job_with_the_reason() {
+async fn the_last_delivery_before_the_dlq_fails_a_job_whose_launch_kept_failing() {
+    let env = Env::with_queue(1, 2).await;
+    let ecs = env.ecs_setup().await;
+    let throttled = mock!(aws_sdk_ecs::Client::run_task).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            aws_smithy_types::body::SdkBody::from(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+        )
+    });
+    let mocked = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&throttled]);
+    let mut c = config(&env, &ecs);
+    c.max_receive_count = Some(2);
+    let trigger = Trigger::new(c, env.s3.clone(), mocked, env.sqs.clone());
+    let run_id = submit(&env, "job-tired").await;
+    assert_eq!(failures(&trigger.handle_batch(batch(&env).await).await), 1);
+    assert_eq!(env.store().read_status(&run_id).await.unwrap().unwrap().0.state, State::Starting, "retried while deliveries are left");
+    // The backoff hides it for 30 s: show it again at once, as time passing would.
+    let msgs = env.receive(&env.queue_url, 10).await;
+    let msgs = if msgs.is_empty() {
+        testkit::eventually("the message after its backoff", Duration::from_secs(60), || async {
+            let m = env.receive(&env.queue_url, 10).await;
+            (!m.is_empty()).then_some(m)
+        })
+        .await
+    } else {
+        msgs
+    };
+    let arn = testkit::queue_arn(&env.sqs, &env.queue_url).await;
+    let response = trigger.handle_batch(serde_json::from_value(testkit::sqs_event(&msgs, &arn)).unwrap()).await;
+    assert_eq!(failures(&response), 1, "handed back, so it reaches the DLQ");
+    let (status, _) = env.store().read_status(&run_id).await.unwrap().unwrap();
+    assert_eq!(status.state, State::Failed);
+    let error = status.error.unwrap();
+    assert_eq!(error.code, "LAUNCH_GAVE_UP");
+    assert!(error.message.contains("Rate exceeded"), "{}", error.message);
+}
+
+/// Delayed messages (a new attempt's wake-up waits out its backoff).
+async fn delayed(env: &Env) -> i64 {
+    let attrs = env
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&env.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    attrs.values().next().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_task_that_stops_before_its_job_ends_gets_a_new_attempt_until_none_is_left() {
     let env = Env::new().await;
     let ecs = env.ecs_setup().await;
     let trigger = Trigger::new(config(&env, &ecs), env.s3.clone(), env.ecs.clone(), env.sqs.clone());
@@ -211,22 +270,40 @@ async fn a_task_that_stops_before_its_job_ends_fails_the_job_with_the_reason() {
         let store = env.store();
         async move { store.read_status(&id).await.unwrap().unwrap().0 }
     };
-    let arn = status(run_id.clone()).await.task_arn.expect("the launch recorded its task");
-
-    // An event for another task of the job (an earlier attempt) is not this task's.
+    // An event for a task that is not the job's is not this job's business.
     let other = "arn:aws:ecs:us-east-1:123456789012:task/scheduling-solver-cluster/0123456789abcdef";
     trigger.handle(testkit::task_stopped_event(other, Some("job-oom"), 137)).await.unwrap();
     assert_eq!(status(run_id.clone()).await.state, State::Starting);
 
-    trigger.handle(testkit::task_stopped_event(&arn, Some("job-oom"), 137)).await.unwrap();
-    let failed = status(run_id.clone()).await;
-    assert_eq!(failed.state, State::Failed);
-    let error = failed.error.clone().unwrap();
-    assert_eq!(error.code, "TASK_STOPPED");
-    assert!(error.message.contains("Essential container in task exited") && error.message.contains("exited with 137"), "{error}");
-    // EventBridge may deliver twice: the second changes nothing.
-    trigger.handle(testkit::task_stopped_event(&arn, Some("job-oom"), 137)).await.unwrap();
-    assert_eq!(status(run_id.clone()).await, failed);
+    for attempt in 1..=3u32 {
+        let doc = status(run_id.clone()).await;
+        assert_eq!(doc.attempt, attempt);
+        let arn = doc.task_arn.clone().expect("the launch recorded its task");
+        trigger.handle(testkit::task_stopped_event(&arn, Some("job-oom"), 137)).await.unwrap();
+        let after = status(run_id.clone()).await;
+        let error = after.error.clone().unwrap();
+        assert_eq!(error.code, "TASK_STOPPED");
+        assert!(error.message.contains("exited with 137"), "{error}");
+        // EventBridge may deliver twice: the second changes nothing.
+        trigger.handle(testkit::task_stopped_event(&arn, Some("job-oom"), 137)).await.unwrap();
+        assert_eq!(status(run_id.clone()).await, after);
+        if attempt < 3 {
+            assert_eq!((after.state, after.attempt, after.task_arn.as_deref()), (State::Starting, attempt + 1, None));
+            assert_eq!(delayed(&env).await, 1, "a wake-up waits out the backoff");
+            // The wake-up, delivered: the next attempt gets a task of its own.
+            let wake = serde_json::json!({"Records": [{"messageId": format!("w{attempt}"), "receiptHandle": "h", "body": format!(r#"{{"run_id":"{run_id}"}}"#),
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": testkit::queue_arn(&env.sqs, &env.queue_url).await, "awsRegion": testkit::REGION}]});
+            env.sqs.purge_queue().queue_url(&env.queue_url).send().await.unwrap();
+            assert_eq!(failures(&trigger.handle_batch(serde_json::from_value(wake).unwrap()).await), 0);
+            assert_ne!(status(run_id.clone()).await.task_arn.as_deref(), Some(arn.as_str()));
+        } else {
+            assert_eq!(after.state, State::Failed);
+            assert!(error.message.contains("attempt 3 of 3"), "{error}");
+            assert_eq!(after.attempts.len(), 3);
+        }
+    }
+    assert_eq!(env.tasks(&ecs.cluster).await.len(), 3, "one task per attempt");
 }
 
 #[tokio::test]
@@ -237,23 +314,121 @@ async fn a_task_stopping_after_its_job_ended_or_a_polling_task_changes_nothing()
     let run_id = submit(&env, "job-done").await;
     trigger.handle_batch(batch(&env).await).await;
     let store = env.store();
-    for state in [State::Running, State::Succeeded] {
-        store
-            .update_status(&run_id, |doc| {
-                let mut next = doc.clone();
-                next.transition(state, job_store::now()).unwrap();
-                job_store::Update::Write(next)
-            })
-            .await
-            .unwrap();
+    let (launched, _) = store.read_status(&run_id).await.unwrap().unwrap();
+    let arn = launched.task_arn.clone().unwrap();
+    for event in [Event::Started { task_arn: Some(arn.clone()), takeover: false, checkpoint: false }, Event::Succeeded { result_key: keys::result(&run_id), progress: None }] {
+        store.apply(&run_id, &event).await.unwrap();
     }
     let (done, _) = store.read_status(&run_id).await.unwrap().unwrap();
-    let arn = done.task_arn.clone().unwrap();
     trigger.handle(testkit::task_stopped_event(&arn, Some("job-done"), 0)).await.unwrap();
     assert_eq!(store.read_status(&run_id).await.unwrap().unwrap().0, done);
 
     let polling = trigger.handle(testkit::task_stopped_event(&arn, None, 0)).await.unwrap();
     assert!(polling["done"].as_str().unwrap().contains("polling"), "{polling}");
     let unexpected = trigger.handle(serde_json::json!({"hello": "world"})).await.unwrap_err();
-    assert!(unexpected.contains("neither an SQS batch nor an ECS task state change"), "{unexpected}");
+    assert!(unexpected.contains("not an SQS batch, an ECS task state change or a schedule"), "{unexpected}");
+}
+
+fn schedule_event() -> serde_json::Value {
+    serde_json::json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
+}
+
+/// Moves the job's lease (or deadline) into the past, as time passing would.
+async fn age(env: &Env, run_id: &RunId, edit: impl Fn(&mut job_model::StatusDoc)) {
+    let (mut doc, etag) = env.store().read_status(run_id).await.unwrap().unwrap();
+    edit(&mut doc);
+    env.s3.put_object().bucket(&env.bucket).key(keys::status(run_id)).if_match(etag).body(doc.to_json().into()).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_reconciler_repairs_a_lost_stop_event_a_lost_message_and_a_passed_deadline() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let trigger = Trigger::new(config(&env, &ecs), env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+
+    // 1. A task stopped, and its event never came.
+    let lost_event = submit(&env, "lost-event").await;
+    trigger.handle_batch(batch(&env).await).await;
+    let arn = env.store().read_status(&lost_event).await.unwrap().unwrap().0.task_arn.unwrap();
+    env.ecs.stop_task().cluster(&ecs.cluster).task(&arn).reason("host lost").send().await.unwrap();
+
+    // 2. A job accepted whose message was lost (deleted unread).
+    let lost_message = submit(&env, "lost-message").await;
+    let m = env.receive(&env.queue_url, 10).await;
+    env.sqs.delete_message().queue_url(&env.queue_url).receipt_handle(m[0].receipt_handle().unwrap()).send().await.unwrap();
+
+    // 3. A job whose task runs past its deadline.
+    let late = submit(&env, "late").await;
+    trigger.handle_batch(batch(&env).await).await;
+    let late_arn = env.store().read_status(&late).await.unwrap().unwrap().0.task_arn.unwrap();
+    env.store().apply(&late, &Event::Started { task_arn: Some(late_arn.clone()), takeover: false, checkpoint: false }).await.unwrap();
+    env.store().put(&keys::checkpoint(&late), br#"{"makespan":7}"#.to_vec()).await.unwrap();
+
+    // Nothing is due yet: the reconciler only acts past a lease or deadline.
+    let report = trigger.handle(schedule_event()).await.unwrap();
+    assert_eq!(report["active"], 3, "{report}");
+    let doc = env.store().read_status(&lost_event).await.unwrap().unwrap().0;
+    assert_eq!((doc.state, doc.attempt), (State::Starting, 2), "the stopped task was found without its event: {report}");
+    assert!(doc.error.as_ref().unwrap().message.contains("host lost"), "{doc:?}");
+    assert_eq!(env.store().read_status(&lost_message).await.unwrap().unwrap().0.resends, 0);
+
+    age(&env, &lost_message, |d| d.lease_until = Some(job_store::now() - time::Duration::seconds(1))).await;
+    age(&env, &late, |d| d.deadline = Some(job_store::now() - time::Duration::seconds(1))).await;
+    let report = trigger.handle(schedule_event()).await.unwrap();
+    assert_eq!(report["resent"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["stopped"].as_array().unwrap().len(), 1, "{report}");
+    let resent = env.receive(&env.queue_url, 10).await;
+    assert!(resent.iter().any(|m| m.body().unwrap().contains("lost-message")), "the lost job's message is back");
+    let stopped = env.tasks(&ecs.cluster).await.into_iter().find(|t| t.task_arn() == Some(late_arn.as_str())).unwrap();
+    assert_eq!(stopped.last_status(), Some("STOPPED"));
+    // The next round sees the deadline's task stopped: TIMEOUT, its best kept.
+    trigger.handle(schedule_event()).await.unwrap();
+    let doc = env.store().read_status(&late).await.unwrap().unwrap().0;
+    assert_eq!((doc.state, doc.error.as_ref().map(|e| e.code.as_str())), (State::Failed, Some("TIMEOUT")));
+    assert_eq!(env.store().get(&keys::result(&late)).await.unwrap().unwrap().0, br#"{"makespan":7}"#.to_vec(), "the checkpoint became the result");
+    let active: Vec<String> = env.store().active_jobs().await.unwrap().into_iter().map(|(id, _)| id.to_string()).collect();
+    assert!(!active.contains(&"late".to_owned()), "{active:?}");
+}
+
+#[tokio::test]
+async fn a_cancel_ends_a_queued_job_at_once_and_stops_a_running_one_that_does_not_listen() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let trigger = Trigger::new(config(&env, &ecs), env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let api = solver_api::Api::new(&solver_api::Config::new(&env.bucket, &env.queue_url), env.s3.clone(), env.sqs.clone());
+    let cancel = |id: &'static str| {
+        let api = api.clone();
+        async move { solver_api::handle(&api, serde_json::from_value(testkit::function_url_event("DELETE", &format!("/runs/{id}"), None)).unwrap()).await }
+    };
+    let queued = submit(&env, "c-queued").await;
+    assert_eq!(cancel("c-queued").await.status_code, 202);
+    assert_eq!(env.store().read_status(&queued).await.unwrap().unwrap().0.state, State::Cancelled);
+    assert_eq!(failures(&trigger.handle_batch(batch(&env).await).await), 0, "its message is dropped");
+    assert!(env.tasks(&ecs.cluster).await.is_empty(), "a cancelled job never gets a task");
+    assert_eq!(cancel("c-queued").await.status_code, 409);
+    assert_eq!(cancel("c-unknown").await.status_code, 404);
+
+    let running = submit(&env, "c-running").await;
+    trigger.handle_batch(batch(&env).await).await;
+    let arn = env.store().read_status(&running).await.unwrap().unwrap().0.task_arn.unwrap();
+    env.store().apply(&running, &Event::Started { task_arn: Some(arn.clone()), takeover: false, checkpoint: false }).await.unwrap();
+    assert_eq!(cancel("c-running").await.status_code, 202);
+    let doc = env.store().read_status(&running).await.unwrap().unwrap().0;
+    assert_eq!((doc.state, doc.cancel_requested), (State::Running, true));
+    // The worker never answers: after the grace the reconciler stops the task,
+    // and the stop ends the job CANCELLED.
+    age(&env, &running, |d| d.lease_until = Some(job_store::now() - time::Duration::seconds(1))).await;
+    trigger.handle(schedule_event()).await.unwrap();
+    trigger.handle(schedule_event()).await.unwrap();
+    let doc = env.store().read_status(&running).await.unwrap().unwrap().0;
+    assert_eq!(doc.state, State::Cancelled, "{doc:?}");
+}
+
+#[test]
+fn a_missing_variable_is_a_start_up_error_naming_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_solver-trigger")).env_clear().output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ECS_CLUSTER"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -17,6 +17,8 @@ pub struct Config {
     /// How often progress is written to the status document at most.
     pub progress_interval: Duration,
     pub threads: usize,
+    /// Attempts for a job this worker creates the status of (`MAX_ATTEMPTS`).
+    pub max_attempts: u32,
 }
 
 impl Config {
@@ -48,6 +50,7 @@ impl Config {
             solver_command: env::optional("SOLVER_COMMAND"),
             progress_interval,
             threads,
+            max_attempts: env::number("MAX_ATTEMPTS", 1, job_model::lifecycle::MAX_ATTEMPTS_CAP)?.unwrap_or(job_model::lifecycle::DEFAULT_MAX_ATTEMPTS),
         })
     }
 }

@@ -1,11 +1,12 @@
-//! One job's life in the worker, the same in both modes: load the input,
-//! claim RUNNING, solve while writing progress, write the result, end in a
-//! terminal state with a reason.
+//! One job attempt's life in the worker, the same in both modes: load the
+//! input and any checkpoint, start the attempt, solve while reporting
+//! progress and saving checkpoints, and end it. The worker only turns what
+//! happens into lifecycle events; which state follows is `job-model`'s call.
 
 use crate::Shutdown;
-use crate::solver::{SolveOutput, Solver};
-use job_model::{ErrorInfo, JobRequest, JobShopResult, Progress, RunId, State, StatusDoc, check_schedule, keys};
-use job_store::{Store, StoreError, Update, UpdateOutcome};
+use crate::solver::{SolveJob, SolveOutput, Solver};
+use job_model::{ErrorInfo, Event, JobRequest, JobShopResult, Progress, Refusal, RunId, State, StatusDoc, check_schedule, keys};
+use job_store::{Applied, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,191 +18,231 @@ pub struct JobContext {
     pub progress_interval: Duration,
     /// This task's ARN (ECS metadata), when running on ECS.
     pub task_arn: Option<String>,
+    /// Attempts for a job whose status this worker creates (an old producer's).
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEnd {
-    /// This worker brought the job to a terminal state.
+    /// This worker brought the job to a final state.
     Finished(State),
-    /// It was terminal before this worker started.
+    /// It was final before this worker could end it.
     AlreadyFinished(State),
     /// Another task is running it (a duplicate task started for the job).
     RunningElsewhere(String),
+    /// Asked to stop (SIGTERM) without a cancel: the best answer is saved as
+    /// the checkpoint and the job goes on in a new attempt.
+    Interrupted,
 }
 
-/// Who may take a RUNNING job over: the polling worker re-running a message
-/// whose previous holder died, but never a second on-demand task.
+/// How this worker came to the job, which decides who ends an interrupted
+/// attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Takeover {
-    Allowed,
-    Refused,
+pub enum Mode {
+    /// A single-run task: ECS's stop event ends the attempt (the trigger
+    /// queues the next one), and a RUNNING job of another task is refused.
+    SingleRun,
+    /// A polling worker: it gives an interrupted attempt back itself (its
+    /// message, handed back, wakes the next one), and may take over a
+    /// RUNNING job whose worker died (the message came back).
+    Polling,
+}
+
+/// Why the solver was stopped before its time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    None,
+    Cancel,
+    /// The job ended elsewhere (a deadline, an operator): nothing to write.
+    EndedElsewhere,
 }
 
 impl JobContext {
-    pub async fn run(&self, run_id: &RunId, inline: Option<JobRequest>, shutdown: &Shutdown, takeover: Takeover) -> Result<JobEnd, StoreError> {
-        let request = match inline {
-            Some(r) => r,
-            None => match self.store.get(&keys::input(run_id)).await? {
-                None => return self.fail(run_id, ErrorInfo::new("INPUT_MISSING", format!("{} does not exist", keys::input(run_id)))).await,
-                Some((bytes, _)) => match serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| e.to_string()).and_then(|v| JobRequest::from_value(v).map_err(|e| e.to_string())) {
-                    Ok(r) => r,
-                    Err(e) => return self.fail(run_id, ErrorInfo::new("INVALID_INPUT", format!("{}: {e}", keys::input(run_id)))).await,
-                },
-            },
+    pub async fn run(&self, run_id: &RunId, inline: Option<JobRequest>, shutdown: &Shutdown, mode: Mode) -> Result<JobEnd, StoreError> {
+        let request = match self.load(run_id, inline).await? {
+            Ok(r) => r,
+            Err(error) => return self.fail(run_id, error).await,
         };
-
-        match self.claim(run_id, takeover).await? {
-            Some(end) => return Ok(end),
-            None => tracing::info!(%run_id, "running"),
-        }
+        let checkpoint: Option<serde_json::Value> = self.store.get_json(&keys::checkpoint(run_id)).await.unwrap_or_else(|e| {
+            tracing::warn!(%run_id, "checkpoint unreadable, starting afresh: {e}");
+            None
+        });
+        let started = Event::Started { task_arn: self.task_arn.clone(), takeover: mode == Mode::Polling, checkpoint: checkpoint.is_some() };
+        let create = || StatusDoc::queued(run_id.clone(), job_store::now()).with_limits(request.time_limit_s, request.max_attempts.unwrap_or(self.max_attempts));
+        let doc = match self.store.apply_or_create(run_id, &started, create).await? {
+            Applied::Written(doc) if doc.state == State::Running => doc,
+            Applied::Written(doc) => return Ok(JobEnd::Finished(doc.state)),
+            Applied::Refused(_, Refusal::Final(state)) => return Ok(JobEnd::AlreadyFinished(state)),
+            Applied::Refused(doc, refusal) => return Ok(JobEnd::RunningElsewhere(doc.task_arn.unwrap_or_else(|| refusal.to_string()))),
+            Applied::NotFound => return Err(StoreError::Contended { bucket: self.store.bucket().into(), key: keys::status(run_id), attempts: 2 }),
+        };
+        let attempt = doc.attempt;
+        let time_limit_s = doc.remaining_s().unwrap_or(request.time_limit_s);
+        tracing::info!(%run_id, attempt, time_limit_s, resumed = checkpoint.is_some(), "running");
 
         let stop = Arc::new(AtomicBool::new(false));
         let (progress_tx, mut progress_rx) = watch::channel(None::<Progress>);
-        let solver = self.solver.clone();
-        let solve_stop = stop.clone();
-        let solve_request = request.clone();
+        let (checkpoint_tx, mut checkpoint_rx) = watch::channel(None::<serde_json::Value>);
+        let (solver, solve_stop, solve_request, initial) = (self.solver.clone(), stop.clone(), request.clone(), checkpoint.clone());
         let mut solving = tokio::task::spawn_blocking(move || {
-            solver.solve(&solve_request, &solve_stop, &|p| {
+            let job = SolveJob { request: &solve_request, time_limit_s, initial: initial.as_ref() };
+            let on_progress = |p| {
                 progress_tx.send_replace(Some(p));
-            })
+            };
+            let on_checkpoint = |c| {
+                checkpoint_tx.send_replace(Some(c));
+            };
+            solver.solve(&job, &solve_stop, &on_progress, &on_checkpoint)
         });
         let mut tick = tokio::time::interval(self.progress_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut why = Stop::None;
         let outcome = loop {
             tokio::select! {
                 joined = &mut solving => break joined.unwrap_or_else(|e| Err(ErrorInfo::new("SOLVER_PANICKED", e.to_string()))),
                 _ = shutdown.wait(), if !stop.load(Ordering::Relaxed) => stop.store(true, Ordering::Relaxed),
                 _ = tick.tick() => {
-                    if !progress_rx.has_changed().unwrap_or(false) {
-                        continue;
+                    if checkpoint_rx.has_changed().unwrap_or(false) {
+                        let saved = checkpoint_rx.borrow_and_update().clone();
+                        if let Some(c) = saved {
+                            self.save_checkpoint(run_id, &c).await;
+                        }
                     }
-                    let Some(progress) = progress_rx.borrow_and_update().clone() else { continue };
-                    if let Err(e) = self.write_progress(run_id, progress, &stop).await {
+                    let progress = progress_rx.has_changed().unwrap_or(false).then(|| progress_rx.borrow_and_update().clone()).flatten();
+                    match self.heartbeat(run_id, attempt, progress).await {
+                        Ok(Stop::None) => {}
+                        Ok(reason) => {
+                            tracing::warn!(%run_id, "stopping the search: {reason:?}");
+                            why = reason;
+                            stop.store(true, Ordering::Relaxed);
+                        }
                         // Progress is best effort; the final write is not.
-                        tracing::warn!(%run_id, "progress not recorded: {e}");
+                        Err(e) => tracing::warn!(%run_id, "status not read or written: {e}"),
                     }
                 }
             }
         };
-        let stopped = shutdown.requested();
-        match outcome.and_then(|out| validate(&request, out)) {
-            Ok(out) => self.finish(run_id, out, stopped).await,
+        if why == Stop::EndedElsewhere {
+            return Ok(JobEnd::AlreadyFinished(self.store.read_status(run_id).await?.map_or(State::Failed, |(d, _)| d.state)));
+        }
+        let interrupted = shutdown.requested() && why != Stop::Cancel && !self.cancel_requested(run_id).await?;
+        let outcome = outcome.and_then(|out| validate(&request, out));
+        if interrupted {
+            if let Ok(out) = &outcome {
+                self.save_checkpoint(run_id, &out.result).await;
+            }
+            return self.interrupted(run_id, attempt, mode).await;
+        }
+        match outcome {
+            Ok(out) if why == Stop::Cancel || shutdown.requested() => {
+                let key = self.write_result(run_id, attempt, &out).await?;
+                self.end(run_id, attempt, Event::Cancelled { result_key: key }).await
+            }
+            Ok(out) => match self.write_result(run_id, attempt, &out).await? {
+                Some(key) => self.end(run_id, attempt, Event::Succeeded { result_key: key, progress: Some(out.progress) }).await,
+                None => Ok(JobEnd::RunningElsewhere("a later attempt".into())),
+            },
+            Err(_) if why == Stop::Cancel => self.end(run_id, attempt, Event::Cancelled { result_key: None }).await,
             Err(error) => self.fail(run_id, error).await,
         }
     }
 
-    /// QUEUED/STARTING (or, with takeover, an orphaned RUNNING) → RUNNING.
-    /// `Some(end)` when this worker must not run the job.
-    async fn claim(&self, run_id: &RunId, takeover: Takeover) -> Result<Option<JobEnd>, StoreError> {
-        for _ in 0..2 {
-            let mut refusal = None;
-            let outcome = self
-                .store
-                .update_status(run_id, |doc| {
-                    refusal = None;
-                    if doc.state.is_terminal() {
-                        refusal = Some(JobEnd::AlreadyFinished(doc.state));
-                        return Update::Keep;
-                    }
-                    let mut next = doc.clone();
-                    if doc.state == State::Running {
-                        let other = doc.task_arn.as_deref().filter(|arn| Some(*arn) != self.task_arn.as_deref());
-                        if let (Some(other), Takeover::Refused) = (other, takeover) {
-                            refusal = Some(JobEnd::RunningElsewhere(other.to_owned()));
-                            return Update::Keep;
-                        }
-                        next.attempt += 1;
-                    }
-                    next.transition(State::Running, job_store::now()).expect("forward to RUNNING");
-                    if self.task_arn.is_some() {
-                        next.task_arn = self.task_arn.clone();
-                    }
-                    next.error = None;
-                    Update::Write(next)
-                })
-                .await?;
-            match outcome {
-                UpdateOutcome::Written(_) => return Ok(None),
-                UpdateOutcome::Kept(_) => return Ok(refusal),
-                // A job put on the queue by an old producer has no status yet.
-                UpdateOutcome::NotFound => {
-                    self.store.create_status(&StatusDoc::queued(run_id.clone(), job_store::now())).await?;
-                }
-            }
+    /// The request: inline (and then saved as `input.json`, so that a later
+    /// attempt or a re-sent message can find it) or from `input.json`.
+    /// `Ok(Err(_))` is a job that can never run.
+    async fn load(&self, run_id: &RunId, inline: Option<JobRequest>) -> Result<Result<JobRequest, ErrorInfo>, StoreError> {
+        if let Some(r) = inline {
+            self.store.put_if_absent(&keys::input(run_id), serde_json::to_vec(&r).expect("a request serialises")).await?;
+            return Ok(Ok(r));
         }
-        Err(StoreError::Contended { bucket: self.store.bucket().into(), key: keys::status(run_id), attempts: 2 })
+        Ok(match self.store.get(&keys::input(run_id)).await? {
+            None => Err(ErrorInfo::new("INPUT_MISSING", format!("{} does not exist", keys::input(run_id)))),
+            Some((bytes, _)) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|v| JobRequest::from_value(v).map_err(|e| e.to_string()))
+                .map_err(|e| ErrorInfo::new("INVALID_INPUT", format!("{}: {e}", keys::input(run_id)))),
+        })
     }
 
-    async fn write_progress(&self, run_id: &RunId, progress: Progress, stop: &AtomicBool) -> Result<(), StoreError> {
-        let outcome = self
+    /// Records progress when there is new progress, and reads the status
+    /// either way: a cancel, or the job ended elsewhere, stops the search.
+    async fn heartbeat(&self, run_id: &RunId, attempt: u32, progress: Option<Progress>) -> Result<Stop, StoreError> {
+        let applied = self
             .store
-            .update_status(run_id, |doc| {
-                if doc.state != State::Running {
-                    return Update::Keep;
-                }
-                let mut next = doc.clone();
-                next.progress = Some(progress.clone());
-                next.updated_at = job_store::now().max(doc.updated_at);
-                Update::Write(next)
-            })
+            .apply_with(run_id, |doc| (doc.attempt == attempt && progress.is_some()).then(|| Event::Heartbeat { progress: progress.clone() }))
             .await?;
-        // Ended from outside (cancelled by an operator): stop solving.
-        if let UpdateOutcome::Kept(doc) = outcome
-            && doc.state.is_terminal()
-        {
-            tracing::warn!(%run_id, "job became {} while running: stopping", doc.state);
-            stop.store(true, Ordering::Relaxed);
-        }
-        Ok(())
+        let doc = match applied {
+            Applied::Written(doc) | Applied::Refused(doc, _) => doc,
+            Applied::NotFound => return Ok(Stop::EndedElsewhere),
+        };
+        Ok(if doc.state.is_terminal() || doc.attempt != attempt {
+            Stop::EndedElsewhere
+        } else if doc.cancel_requested {
+            Stop::Cancel
+        } else {
+            Stop::None
+        })
     }
 
-    async fn finish(&self, run_id: &RunId, out: SolveOutput, stopped: bool) -> Result<JobEnd, StoreError> {
-        let result_key = keys::result(run_id);
-        self.store.put(&result_key, serde_json::to_vec_pretty(&out.result).expect("JSON value serialises")).await?;
-        let (state, error) = if stopped {
-            (State::Cancelled, Some(ErrorInfo::new("STOPPED", "the task was asked to stop (SIGTERM); result.json holds the best answer found before that")))
-        } else {
-            (State::Succeeded, None)
-        };
-        self.end(run_id, state, error, Some(result_key), Some(out.progress)).await
+    async fn cancel_requested(&self, run_id: &RunId) -> Result<bool, StoreError> {
+        Ok(self.store.read_status(run_id).await?.is_some_and(|(d, _)| d.cancel_requested))
+    }
+
+    async fn save_checkpoint(&self, run_id: &RunId, result: &serde_json::Value) {
+        let bytes = serde_json::to_vec(result).expect("JSON value serialises");
+        if let Err(e) = self.store.put(&keys::checkpoint(run_id), bytes).await {
+            tracing::warn!(%run_id, "checkpoint not saved: {e}");
+        }
+    }
+
+    /// `result.json`, written only while this worker's attempt is the job's
+    /// current one (a duplicate consumer must not overwrite the answer).
+    async fn write_result(&self, run_id: &RunId, attempt: u32, out: &SolveOutput) -> Result<Option<String>, StoreError> {
+        match self.store.read_status(run_id).await? {
+            Some((doc, _)) if doc.attempt == attempt && !doc.state.is_terminal() => {}
+            _ => return Ok(None),
+        }
+        let key = keys::result(run_id);
+        self.store.put(&key, serde_json::to_vec_pretty(&out.result).expect("JSON value serialises")).await?;
+        Ok(Some(key))
+    }
+
+    /// SIGTERM without a cancel: a single-run task leaves the attempt to
+    /// ECS's stop event; a polling worker gives it back itself.
+    async fn interrupted(&self, run_id: &RunId, attempt: u32, mode: Mode) -> Result<JobEnd, StoreError> {
+        tracing::warn!(%run_id, attempt, "interrupted: the best answer is saved and the job goes on in a new attempt");
+        if mode == Mode::Polling {
+            let error = ErrorInfo::new("INTERRUPTED", "the polling worker was stopped (SIGTERM); the job continues from its checkpoint");
+            let checkpoint = self.store.has_checkpoint(run_id).await?;
+            let task_arn = self.task_arn.clone();
+            self.store
+                .apply_with(run_id, |doc| (doc.attempt == attempt).then(|| Event::TaskStopped { task_arn: task_arn.clone(), error: error.clone(), checkpoint }))
+                .await?;
+        }
+        Ok(JobEnd::Interrupted)
     }
 
     async fn fail(&self, run_id: &RunId, error: ErrorInfo) -> Result<JobEnd, StoreError> {
         tracing::error!(%run_id, "failed: {error}");
-        self.end(run_id, State::Failed, Some(error), None, None).await
+        let event = Event::Failed { error };
+        let applied = self.store.apply_or_create(run_id, &event, || StatusDoc::queued(run_id.clone(), job_store::now())).await?;
+        Ok(end_of(applied))
     }
 
-    async fn end(&self, run_id: &RunId, state: State, error: Option<ErrorInfo>, result_key: Option<String>, progress: Option<Progress>) -> Result<JobEnd, StoreError> {
-        let outcome = self
-            .store
-            .update_status(run_id, |doc| {
-                let mut next = doc.clone();
-                if next.transition(state, job_store::now()).is_err() {
-                    return Update::Keep;
-                }
-                next.error = error.clone();
-                next.result_key = result_key.clone();
-                if progress.is_some() {
-                    next.progress = progress.clone();
-                }
-                Update::Write(next)
-            })
-            .await?;
-        Ok(match outcome {
-            UpdateOutcome::Written(doc) => {
-                tracing::info!(%run_id, "ended {}", doc.state);
-                JobEnd::Finished(doc.state)
-            }
-            UpdateOutcome::Kept(doc) => JobEnd::AlreadyFinished(doc.state),
-            UpdateOutcome::NotFound => {
-                let mut doc = StatusDoc::queued(run_id.clone(), job_store::now());
-                doc.transition(state, job_store::now()).expect("QUEUED → terminal is forward");
-                doc.error = error;
-                doc.result_key = result_key;
-                self.store.create_status(&doc).await?;
-                JobEnd::Finished(state)
-            }
-        })
+    async fn end(&self, run_id: &RunId, attempt: u32, event: Event) -> Result<JobEnd, StoreError> {
+        let applied = self.store.apply_with(run_id, |doc| (doc.attempt == attempt).then(|| event.clone())).await?;
+        let end = end_of(applied);
+        tracing::info!(%run_id, "{end:?}");
+        Ok(end)
+    }
+}
+
+fn end_of(applied: Applied) -> JobEnd {
+    match applied {
+        Applied::Written(doc) => JobEnd::Finished(doc.state),
+        Applied::Refused(doc, _) if doc.state.is_terminal() => JobEnd::AlreadyFinished(doc.state),
+        Applied::Refused(doc, refusal) => JobEnd::RunningElsewhere(doc.task_arn.unwrap_or_else(|| refusal.to_string())),
+        Applied::NotFound => JobEnd::AlreadyFinished(State::Failed),
     }
 }
 

@@ -10,7 +10,8 @@ mod single_run;
 pub mod solver;
 
 pub use config::{Config, Mode};
-pub use job::{JobContext, JobEnd};
+pub use job::{JobContext, JobEnd, Mode as JobMode};
+pub use single_run::EXIT_INTERRUPTED;
 pub use shutdown::Shutdown;
 
 use anyhow::Context;
@@ -26,6 +27,7 @@ pub async fn run_from_env() -> anyhow::Result<ExitCode> {
         solver: solver::from_config(&config),
         progress_interval: config.progress_interval,
         task_arn: metadata::task_arn().await,
+        max_attempts: config.max_attempts,
     };
     let ctx = Arc::new(ctx);
     match &config.mode {

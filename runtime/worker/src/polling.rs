@@ -2,10 +2,10 @@
 //! keep its message invisible while it runs, delete it at a terminal state.
 
 use crate::Shutdown;
-use crate::job::{JobContext, JobEnd, Takeover};
+use crate::job::{JobContext, JobEnd, Mode};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use job_model::{ErrorInfo, JobRequest, QueueMessage, State};
-use job_store::{Update, aws::describe};
+use job_model::{ErrorInfo, Event, JobRequest, QueueMessage, StatusDoc};
+use job_store::aws::describe;
 use std::time::Duration;
 
 const WAIT_TIME_S: i32 = 20;
@@ -26,6 +26,9 @@ pub async fn run(ctx: &JobContext, sqs: aws_sdk_sqs::Client, queue_url: &str, sh
             .queue_url(queue_url)
             .wait_time_seconds(WAIT_TIME_S)
             .max_number_of_messages(1)
+            // Not the queue's 12 hours: a receive whose answer is lost (an
+            // SDK retry after a timeout) hides its message for one lease.
+            .visibility_timeout(LEASE_S)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await;
@@ -97,11 +100,13 @@ async fn handle_message(ctx: &JobContext, sqs: &aws_sdk_sqs::Client, queue_url: 
             }
         })
     };
-    let end = ctx.run(&run_id, inline, shutdown, Takeover::Allowed).await;
+    let end = ctx.run(&run_id, inline, shutdown, Mode::Polling).await;
     heartbeat.abort();
     match end {
         Ok(JobEnd::Finished(_) | JobEnd::AlreadyFinished(_)) => true,
-        Ok(JobEnd::RunningElsewhere(_)) => false,
+        // Handed back: the next consumer (a poller, or the trigger after a
+        // switch to on-demand) runs the job's next attempt from its checkpoint.
+        Ok(JobEnd::RunningElsewhere(_) | JobEnd::Interrupted) => false,
         Err(e) => {
             tracing::error!(%run_id, "storage failed, the job goes back to the queue: {e}");
             false
@@ -110,20 +115,8 @@ async fn handle_message(ctx: &JobContext, sqs: &aws_sdk_sqs::Client, queue_url: 
 }
 
 async fn fail(ctx: &JobContext, run_id: &job_model::RunId, error: ErrorInfo) {
-    let r = ctx
-        .store
-        .update_status(run_id, |doc| {
-            let mut next = doc.clone();
-            match next.transition(State::Failed, job_store::now()) {
-                Ok(()) => {
-                    next.error = Some(error.clone());
-                    Update::Write(next)
-                }
-                Err(_) => Update::Keep,
-            }
-        })
-        .await;
-    if let Err(e) = r {
+    let event = Event::Failed { error };
+    if let Err(e) = ctx.store.apply_or_create(run_id, &event, || StatusDoc::queued(run_id.clone(), job_store::now())).await {
         tracing::error!(%run_id, "could not record FAILED: {e}");
     }
 }

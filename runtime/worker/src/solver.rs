@@ -20,12 +20,24 @@ pub struct SolveOutput {
     pub progress: Progress,
 }
 
+/// One attempt's work.
+pub struct SolveJob<'a> {
+    pub request: &'a JobRequest,
+    /// Solving time for this attempt: the request's limit less what earlier
+    /// attempts used, so the job as a whole never solves for longer.
+    pub time_limit_s: f64,
+    /// The best answer of an earlier attempt (a result document), to
+    /// continue from.
+    pub initial: Option<&'a serde_json::Value>,
+}
+
 pub trait Solver: Send + Sync {
     fn name(&self) -> String;
 
-    /// Solves within the request's time limit; returns early, with the best
-    /// answer so far, once `stop` is set. `progress` receives improvements.
-    fn solve(&self, request: &JobRequest, stop: &AtomicBool, progress: &(dyn Fn(Progress) + Sync)) -> Result<SolveOutput, ErrorInfo>;
+    /// Solves within `job.time_limit_s`; returns early, with the best answer
+    /// so far, once `stop` is set. `progress` receives improvements,
+    /// `checkpoint` the best answer (a result document) now and then.
+    fn solve(&self, job: &SolveJob, stop: &AtomicBool, progress: &(dyn Fn(Progress) + Sync), checkpoint: &(dyn Fn(serde_json::Value) + Sync)) -> Result<SolveOutput, ErrorInfo>;
 }
 
 pub fn from_config(config: &Config) -> Arc<dyn Solver> {

@@ -14,7 +14,8 @@ fn orlib_request(instance: &str, time_limit_s: f64) -> serde_json::Value {
 
 async fn put_job(env: &Env, run_id: &str, request: serde_json::Value) -> RunId {
     let run_id = RunId::parse(run_id).unwrap();
-    assert!(env.store().create_status(&StatusDoc::queued(run_id.clone(), job_store::now())).await.unwrap());
+    let limit = request["time_limit_s"].as_f64().unwrap_or(60.0);
+    assert!(env.store().create_status(&StatusDoc::queued(run_id.clone(), job_store::now()).with_limits(limit, 3)).await.unwrap());
     env.store().put(&keys::input(&run_id), serde_json::to_vec(&request).unwrap()).await.unwrap();
     run_id
 }
@@ -84,24 +85,62 @@ async fn single_run_solves_records_progress_and_exits_zero() {
 }
 
 #[tokio::test]
-async fn sigterm_stops_the_search_and_keeps_the_best_schedule() {
+async fn sigterm_saves_a_checkpoint_and_the_next_attempt_continues_from_it_within_the_time_limit() {
     let env = Env::new().await;
-    let request = orlib_request("ta21", 300.0);
-    let run_id = put_job(&env, "long-run", request.clone()).await;
-    let child = worker(&env, &[("SINGLE_RUN_MODE", "true"), ("RUN_ID", "long-run")]);
+    let limit = 8.0;
+    let request = orlib_request("ta21", limit);
+    let run_id = put_job(&env, "interrupted", request.clone()).await;
+    let child = worker(&env, &[("SINGLE_RUN_MODE", "true"), ("RUN_ID", "interrupted")]);
     eventually("RUNNING with progress", Duration::from_secs(30), || async {
         let d = status(&env, &run_id).await;
         (d.state == State::Running && d.progress.is_some()).then_some(())
     })
     .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     nix_kill(child.id());
+    let (code, stderr) = wait(child).await;
+    assert_eq!(code.code(), Some(i32::from(solver_worker::EXIT_INTERRUPTED)), "{stderr}");
+    let doc = status(&env, &run_id).await;
+    assert_eq!(doc.state, State::Running, "an interruption is not the end of the job: ECS's stop event decides");
+    let checkpoint: JobShopResult = env.store().get_json(&keys::checkpoint(&run_id)).await.unwrap().expect("checkpoint.json");
+    check_schedule(&JobRequest::from_value(request.clone()).unwrap().jobshop().unwrap(), &checkpoint).unwrap();
+
+    // ECS's stop event, as the trigger applies it: a new attempt.
+    let stopped = job_model::Event::TaskStopped { task_arn: None, error: job_model::ErrorInfo::new("SPOT_INTERRUPTION", "test"), checkpoint: true };
+    env.store().apply(&run_id, &stopped).await.unwrap();
+    let requeued = status(&env, &run_id).await;
+    assert_eq!((requeued.state, requeued.attempt), (State::Starting, 2));
+    let remaining = requeued.remaining_s().unwrap();
+    assert!(remaining < limit - 1.0, "the first attempt's time counts: {remaining} s left");
+
+    let (code, stderr) = wait(worker(&env, &[("SINGLE_RUN_MODE", "true"), ("RUN_ID", "interrupted")])).await;
+    assert!(code.success(), "{stderr}");
+    let doc = status(&env, &run_id).await;
+    assert_eq!((doc.state, doc.attempt), (State::Succeeded, 2), "{doc:?}");
+    let result = checked_result(&env, &run_id, &request).await;
+    assert!(result.makespan <= checkpoint.makespan, "continued from the checkpoint: {} > {}", result.makespan, checkpoint.makespan);
+    assert!(result.solver.elapsed_s <= remaining + 1.0, "the second attempt solved {} s of the {remaining} s left", result.solver.elapsed_s);
+    assert_eq!(doc.attempts.len(), 2);
+}
+
+#[tokio::test]
+async fn a_cancel_stops_a_running_job_and_keeps_its_best_schedule() {
+    let env = Env::new().await;
+    let request = orlib_request("ta21", 300.0);
+    let run_id = put_job(&env, "cancel-me", request.clone()).await;
+    let child = worker(&env, &[("SINGLE_RUN_MODE", "true"), ("RUN_ID", "cancel-me")]);
+    eventually("RUNNING with progress", Duration::from_secs(30), || async {
+        let d = status(&env, &run_id).await;
+        (d.state == State::Running && d.progress.is_some()).then_some(())
+    })
+    .await;
+    env.store().apply(&run_id, &job_model::Event::CancelRequested { checkpoint: false }).await.unwrap();
     let started = std::time::Instant::now();
     let (code, stderr) = wait(child).await;
     assert!(started.elapsed() < Duration::from_secs(20), "stops promptly, not at the 300 s limit");
     assert!(code.success(), "{stderr}");
     let doc = status(&env, &run_id).await;
-    assert_eq!(doc.state, State::Cancelled);
-    assert_eq!(doc.error.as_ref().unwrap().code, "STOPPED");
+    assert_eq!((doc.state, doc.error.as_ref().map(|e| e.code.as_str())), (State::Cancelled, Some("CANCELLED")));
     checked_result(&env, &run_id, &request).await;
 }
 
@@ -184,7 +223,7 @@ async fn an_external_solver_is_run_unchanged_and_checked() {
 #[tokio::test]
 async fn polling_mode_runs_queued_jobs_deletes_their_messages_and_stops_on_sigterm() {
     let env = Env::new().await;
-    let api = solver_api::Api::new(&solver_api::Config { bucket: env.bucket.clone(), queue_url: env.queue_url.clone() }, env.s3.clone(), env.sqs.clone());
+    let api = solver_api::Api::new(&solver_api::Config::new(&env.bucket, &env.queue_url), env.s3.clone(), env.sqs.clone());
     let mut ids = Vec::new();
     for name in ["ft06", "la01"] {
         let body = orlib_request(name, 1.0).to_string();
@@ -210,7 +249,7 @@ async fn polling_mode_runs_queued_jobs_deletes_their_messages_and_stops_on_sigte
 async fn the_whole_pipeline_from_api_to_result() {
     let env = Env::new().await;
     let ecs = env.ecs_setup().await;
-    let api = solver_api::Api::new(&solver_api::Config { bucket: env.bucket.clone(), queue_url: env.queue_url.clone() }, env.s3.clone(), env.sqs.clone());
+    let api = solver_api::Api::new(&solver_api::Config::new(&env.bucket, &env.queue_url), env.s3.clone(), env.sqs.clone());
     let request = orlib_request("ft10", 2.0);
     let r = solver_api::handle(&api, serde_json::from_value(testkit::function_url_event("POST", "/runs", Some(&request.to_string()))).unwrap()).await;
     let v: serde_json::Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();

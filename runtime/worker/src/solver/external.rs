@@ -2,9 +2,16 @@
 //! stdin, the result JSON on stdout. The time limit is enforced (SIGTERM at
 //! the limit plus a grace period, SIGKILL after that), and a failure reports
 //! the tail of its stderr.
+//!
+//! The request it reads is the client's, with `time_limit_s` set to this
+//! attempt's share and, when an earlier attempt saved one, `initial`: that
+//! attempt's best result document, which a solver may start from or ignore.
+//! It runs with a cleared environment (no task-role credentials, nothing
+//! but `PATH`, `HOME`, `LANG`, `TZ`, `TMPDIR` and `SOLVER_*`), and at most
+//! `MAX_OUTPUT` bytes of its stdout are read.
 
-use super::{SolveOutput, Solver};
-use job_model::{ErrorInfo, JobRequest, Progress};
+use super::{SolveJob, SolveOutput, Solver};
+use job_model::{ErrorInfo, Progress};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
@@ -17,6 +24,9 @@ use std::time::{Duration, Instant};
 /// after SIGTERM before it is killed.
 const GRACE: Duration = Duration::from_secs(10);
 const STDERR_TAIL: usize = 2048;
+/// A result larger than this is not a schedule but a runaway solver.
+const MAX_OUTPUT: u64 = 64 * 1024 * 1024;
+const KEPT_VARIABLES: [&str; 5] = ["PATH", "HOME", "LANG", "TZ", "TMPDIR"];
 
 pub struct External {
     command: String,
@@ -33,30 +43,41 @@ impl Solver for External {
         format!("external: {}", self.command)
     }
 
-    fn solve(&self, request: &JobRequest, stop: &AtomicBool, _progress: &(dyn Fn(Progress) + Sync)) -> Result<SolveOutput, ErrorInfo> {
+    fn solve(&self, job: &SolveJob, stop: &AtomicBool, _progress: &(dyn Fn(Progress) + Sync), _checkpoint: &(dyn Fn(serde_json::Value) + Sync)) -> Result<SolveOutput, ErrorInfo> {
         let started = Instant::now();
+        let kept = std::env::vars().filter(|(k, _)| KEPT_VARIABLES.contains(&k.as_str()) || k.starts_with("SOLVER_"));
         // Its own process group, so that signals reach whatever the command
         // forks (a shell wrapper, a Python launcher), not just the shell.
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&self.command)
             .process_group(0)
+            .env_clear()
+            .envs(kept)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| ErrorInfo::new("SOLVER_NOT_STARTED", format!("could not start `{}`: {e}", self.command)))?;
-        let input = serde_json::to_vec(request).map_err(|e| ErrorInfo::new("INTERNAL", e.to_string()))?;
+        let mut request = serde_json::to_value(job.request).map_err(|e| ErrorInfo::new("INTERNAL", e.to_string()))?;
+        request["time_limit_s"] = job.time_limit_s.into();
+        if let Some(initial) = job.initial {
+            request["initial"] = initial.clone();
+        }
+        let input = serde_json::to_vec(&request).map_err(|e| ErrorInfo::new("INTERNAL", e.to_string()))?;
         let mut stdin = child.stdin.take().expect("stdin is piped");
         // Writer and readers on their own threads: a solver that prints while
         // it still reads must not deadlock against a full pipe.
         let writer = std::thread::spawn(move || {
             let _ = stdin.write_all(&input);
         });
-        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
         let out_reader = std::thread::spawn(move || {
             let mut buf = Vec::new();
-            let _ = stdout.read_to_end(&mut buf);
+            let mut rest = stdout.take(MAX_OUTPUT + 1);
+            let _ = rest.read_to_end(&mut buf);
+            // Drain the rest so the solver is not blocked on a full pipe.
+            let _ = std::io::copy(rest.get_mut(), &mut std::io::sink());
             buf
         });
         let mut stderr = child.stderr.take().expect("stderr is piped");
@@ -67,7 +88,7 @@ impl Solver for External {
             String::from_utf8_lossy(&buf[from..]).into_owned()
         });
 
-        let limit = Duration::from_secs_f64(request.time_limit_s) + GRACE;
+        let limit = Duration::from_secs_f64(job.time_limit_s.max(0.0)) + GRACE;
         let group = Pid::from_raw(-i32::try_from(child.id()).unwrap_or(i32::MAX));
         let mut term_sent: Option<(Instant, &str)> = None;
         let status = loop {
@@ -95,6 +116,9 @@ impl Solver for External {
         let _ = writer.join();
         let stdout = out_reader.join().unwrap_or_default();
         let stderr = err_reader.join().unwrap_or_default();
+        if stdout.len() as u64 > MAX_OUTPUT {
+            return Err(ErrorInfo::new("SOLVER_BAD_OUTPUT", format!("`{}` printed more than {MAX_OUTPUT} bytes on stdout", self.command)));
+        }
         let parsed = serde_json::from_slice::<serde_json::Value>(&stdout);
         let elapsed_s = started.elapsed().as_secs_f64();
         match (status.success(), parsed, term_sent) {
@@ -105,7 +129,7 @@ impl Solver for External {
             }
             (_, _, Some((_, "time limit"))) => Err(ErrorInfo::new(
                 "SOLVER_TIMEOUT",
-                format!("`{}` ran past its time limit of {} s and was stopped; stderr: {}", self.command, request.time_limit_s, stderr.trim()),
+                format!("`{}` ran past its time limit of {} s and was stopped; stderr: {}", self.command, job.time_limit_s, stderr.trim()),
             )),
             (true, Err(e), _) => Err(ErrorInfo::new("SOLVER_BAD_OUTPUT", format!("`{}` printed no JSON result on stdout ({e}); stderr: {}", self.command, stderr.trim()))),
             (false, _, _) => Err(ErrorInfo::new("SOLVER_FAILED", format!("`{}` exited with {status}; stderr: {}", self.command, stderr.trim()))),
