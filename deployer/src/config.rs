@@ -55,6 +55,8 @@ pub struct RawWorker {
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
     pub architecture: Option<String>,
+    /// Attempts a job gets when its tasks are lost (a request may ask for its own).
+    pub max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +104,7 @@ pub struct Settings {
     pub batch_size: u32,
     pub max_concurrency: u32,
     pub max_receive_count: u32,
+    pub max_attempts: u32,
     pub log_retention_days: u32,
 }
 
@@ -160,6 +163,10 @@ impl Settings {
         if !(2..=1000).contains(&max_concurrency) {
             return Err(format!("trigger.max_concurrency {max_concurrency}: use 2 to 1000"));
         }
+        let max_attempts = raw.worker.max_attempts.unwrap_or(job_model::lifecycle::DEFAULT_MAX_ATTEMPTS);
+        if !(1..=job_model::lifecycle::MAX_ATTEMPTS_CAP).contains(&max_attempts) {
+            return Err(format!("worker.max_attempts {max_attempts}: use 1 to {}", job_model::lifecycle::MAX_ATTEMPTS_CAP));
+        }
         Ok(Self {
             region: raw.region,
             names: Names {
@@ -186,6 +193,7 @@ impl Settings {
             batch_size,
             max_concurrency,
             max_receive_count: raw.trigger.max_receive_count.unwrap_or(10),
+            max_attempts,
             log_retention_days: raw.log_retention_days.unwrap_or(30),
         })
     }

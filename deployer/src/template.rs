@@ -19,6 +19,7 @@ pub fn parameters(aws: &Aws, s: &Settings, network: &Network, existing: &Existin
         ("ExistingQueueUrl".into(), existing.queue.as_ref().map(|q| q.url.clone()).unwrap_or_default()),
         ("AdoptDeadLetterQueue".into(), yes_no(existing.dead_letter_queue.is_some())),
         ("MaxReceiveCount".into(), s.max_receive_count.to_string()),
+        ("MaxAttempts".into(), s.max_attempts.to_string()),
         ("TriggerFunctionName".into(), n.trigger_function.clone()),
         ("ApiFunctionName".into(), n.api_function.clone()),
         ("ClusterName".into(), n.cluster.clone()),

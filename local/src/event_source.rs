@@ -2,10 +2,23 @@
 //! says the mapping is Enabled, receive up to its batch size from its queue,
 //! invoke the trigger with the SQS event, delete what succeeded, and leave the
 //! reported failures to their (trigger-set) visibility.
+//!
+//! Where this plays the mapping differently from AWS (not the trigger, whose
+//! code is the production code): AWS's poller receives with the queue's
+//! visibility (12 hours). Here a receive asks for `RECEIVE_VISIBILITY_S`, so
+//! that a receive whose answer is lost (moto under load answering an
+//! attempt the SDK then retries) costs two minutes, not 12 hours; on AWS
+//! the reconciler re-sends such a job after its lease. And a failure of this
+//! plane's own calls hands the batch back at once instead of leaving it in
+//! flight.
 
 use crate::lambda_host::LambdaHost;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Longer than the trigger's 60 s timeout, so a live invocation never sees
+/// its records delivered again.
+const RECEIVE_VISIBILITY_S: i32 = 120;
 
 pub async fn run(lambda: aws_sdk_lambda::Client, sqs: aws_sdk_sqs::Client, trigger: Arc<LambdaHost>) {
     loop {
@@ -33,24 +46,36 @@ async fn poll_once(lambda: &aws_sdk_lambda::Client, sqs: &aws_sdk_sqs::Client, t
         .queue_url(&url)
         .max_number_of_messages(batch)
         .wait_time_seconds(1)
+        .visibility_timeout(RECEIVE_VISIBILITY_S)
         .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
         .send()
-        .await?;
+        .await
+        .map_err(|e| anyhow::anyhow!("ReceiveMessage failed (what it may have received is back in {RECEIVE_VISIBILITY_S} s): {}", job_store::aws::describe(&e)))?;
     let messages = received.messages();
     if messages.is_empty() {
         return Ok(false);
     }
-    // Disabled while the receive waited: hand the batch back untouched, as a
-    // disabled mapping stops delivering.
-    let still = lambda.list_event_source_mappings().function_name(&trigger.name).send().await?;
-    if !still.event_source_mappings().iter().any(|m| m.uuid() == mapping.uuid() && m.state() == Some("Enabled")) {
+    let hand_back = || async {
         for m in messages {
             if let Some(handle) = m.receipt_handle() {
-                sqs.change_message_visibility().queue_url(&url).receipt_handle(handle).visibility_timeout(0).send().await?;
+                let _ = sqs.change_message_visibility().queue_url(&url).receipt_handle(handle).visibility_timeout(0).send().await;
             }
         }
+    };
+    // Disabled while the receive waited: hand the batch back untouched, as a
+    // disabled mapping stops delivering.
+    let still = match lambda.list_event_source_mappings().function_name(&trigger.name).send().await {
+        Ok(still) => still,
+        Err(e) => {
+            hand_back().await;
+            return Err(e.into());
+        }
+    };
+    if !still.event_source_mappings().iter().any(|m| m.uuid() == mapping.uuid() && m.state() == Some("Enabled")) {
+        hand_back().await;
         return Ok(false);
     }
+    // A failed invocation leaves the batch in flight, as on AWS.
     let response = trigger.invoke(&job_store::aws::sqs_event(messages, &arn, crate::REGION)).await?;
     let failed: Vec<&str> = response["batchItemFailures"].as_array().into_iter().flatten().filter_map(|f| f["itemIdentifier"].as_str()).collect();
     for m in messages {

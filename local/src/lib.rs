@@ -39,6 +39,9 @@ pub struct Options {
     pub container: String,
     /// Port for the API (0: any free one).
     pub api_port: u16,
+    /// How often the reconciler runs, as the stack's EventBridge schedule
+    /// runs it on AWS (every minute).
+    pub reconcile_every: Duration,
 }
 
 impl Options {
@@ -53,6 +56,7 @@ impl Options {
             service: "solver-worker".into(),
             container: "worker".into(),
             api_port: 0,
+            reconcile_every: Duration::from_secs(60),
         }
     }
 
@@ -79,7 +83,8 @@ pub struct LocalSystem {
     pub api_addr: String,
     api: Arc<LambdaHost>,
     trigger: Arc<LambdaHost>,
-    tasks: Arc<tasks::TaskRunner>,
+    /// ECS, played locally, with its fault hooks.
+    pub tasks: Arc<tasks::TaskRunner>,
     loops: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -90,6 +95,18 @@ pub async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
         .credentials_provider(aws_sdk_lambda::config::Credentials::new("local", "local", None, None, "local-plane"))
         .load()
         .await
+}
+
+/// The stack's schedule rule, played locally: EventBridge's "Scheduled
+/// Event" to the trigger, which runs the reconciler.
+async fn reconcile_schedule(trigger: Arc<LambdaHost>, every: Duration) {
+    let event = serde_json::json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "region": REGION, "detail": {}});
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = trigger.invoke(&event).await {
+            tracing::warn!("reconciler: {e:#}");
+        }
+    }
 }
 
 impl LocalSystem {
@@ -115,6 +132,7 @@ impl LocalSystem {
         loops.push(tokio::spawn(event_source::run(lambda.clone(), aws_sdk_sqs::Client::new(&sdk), trigger.clone())));
         let tasks = tasks::TaskRunner::start(&options, job_store::aws::ecs_client(&sdk), trigger.clone()).await?;
         loops.push(tokio::spawn(tasks.clone().run()));
+        loops.push(tokio::spawn(reconcile_schedule(trigger.clone(), options.reconcile_every)));
         Ok(Self { api_addr, api, trigger, tasks, loops })
     }
 

@@ -6,6 +6,12 @@
 //! A stopped task's "ECS Task State Change" event goes to the trigger, as the
 //! stack's EventBridge rule sends it on AWS (moto keeps the rule but delivers
 //! no ECS events).
+//!
+//! Fault hooks, for tests that show every job ending exactly once: kill a
+//! task's worker (as the OOM killer or a lost host would), interrupt it as
+//! Spot does (SIGTERM, a grace period, SIGKILL, stop code
+//! `SpotInterruption`), drop every n-th stop event (EventBridge losing one),
+//! and fail every n-th task at start (an image that cannot be pulled).
 
 use crate::Options;
 use crate::http::{self, Request, Response};
@@ -15,6 +21,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
@@ -28,6 +35,26 @@ pub struct TaskRunner {
     started: Mutex<HashSet<String>>,
     running: Mutex<HashMap<String, u32>>,
     pollers: Mutex<Vec<Child>>,
+    pub faults: Faults,
+    /// Tasks being interrupted as Spot does: their stop code.
+    spot: Mutex<HashSet<String>>,
+}
+
+/// Faults to inject; every count is "each n-th", 0 for never.
+#[derive(Default)]
+pub struct Faults {
+    pub drop_stop_event_every: AtomicUsize,
+    pub fail_start_every: AtomicUsize,
+    stop_events: AtomicUsize,
+    starts: AtomicUsize,
+    /// What was injected, for the test's report.
+    pub dropped_stop_events: AtomicUsize,
+    pub failed_starts: AtomicUsize,
+}
+
+fn every(n: &AtomicUsize, counter: &AtomicUsize) -> bool {
+    let n = n.load(Ordering::Relaxed);
+    n > 0 && (counter.fetch_add(1, Ordering::Relaxed) + 1) % n == 0
 }
 
 impl TaskRunner {
@@ -52,6 +79,8 @@ impl TaskRunner {
             started: Mutex::default(),
             running: Mutex::default(),
             pollers: Mutex::default(),
+            faults: Faults::default(),
+            spot: Mutex::default(),
         }))
     }
 
@@ -125,6 +154,15 @@ impl TaskRunner {
                 "launchType": "FARGATE",
                 "overrides": {"containerOverrides": overrides},
             });
+            if every(&self.faults.fail_start_every, &self.faults.starts) {
+                self.faults.failed_starts.fetch_add(1, Ordering::Relaxed);
+                let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s) (injected by the local plane)";
+                self.ecs.stop_task().cluster(&o.cluster).task(&arn).reason(reason).send().await?;
+                let mut detail = event_detail;
+                detail["stopCode"] = "TaskFailedToStart".into();
+                self.send_task_stopped(detail, reason, None).await;
+                continue;
+            }
             env.push(("ECS_CONTAINER_METADATA_URI_V4".into(), format!("http://{}/v4/{}", self.metadata_addr, arn.replace('/', "~"))));
             let id = arn.rsplit('/').next().unwrap_or("task").to_owned();
             let mut child = self.worker(env, &format!("task-{id}.log"))?;
@@ -137,10 +175,14 @@ impl TaskRunner {
                 // (137: SIGKILL, the out-of-memory killer's).
                 let code = status.as_ref().ok().and_then(|s| s.code().or_else(|| std::os::unix::process::ExitStatusExt::signal(s).map(|sig| 128 + sig)));
                 this.running.lock().await.remove(&arn);
+                let spot = this.spot.lock().await.remove(&arn);
                 let reason = match code {
+                    _ if spot => "Your Spot Task was interrupted.".to_owned(),
                     Some(c) => format!("Essential container in task exited (exit code {c})"),
                     None => "Essential container in task was stopped".to_owned(),
                 };
+                let mut event_detail = event_detail;
+                event_detail["stopCode"] = if spot { "SpotInterruption" } else { "EssentialContainerExited" }.into();
                 if let Err(e) = this.ecs.stop_task().cluster(&this.options.cluster).task(&arn).reason(&reason).send().await {
                     tracing::warn!("could not stop {arn} in the emulator: {e}");
                 }
@@ -154,9 +196,13 @@ impl TaskRunner {
     /// an asynchronous invocation is retried twice; the trigger's handling
     /// is idempotent either way).
     async fn send_task_stopped(&self, mut detail: serde_json::Value, reason: &str, exit_code: Option<i32>) {
+        if every(&self.faults.drop_stop_event_every, &self.faults.stop_events) {
+            self.faults.dropped_stop_events.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("dropped the stop event of {} (fault injection)", detail["taskArn"]);
+            return;
+        }
         detail["lastStatus"] = "STOPPED".into();
         detail["desiredStatus"] = "STOPPED".into();
-        detail["stopCode"] = "EssentialContainerExited".into();
         detail["stoppedReason"] = reason.into();
         detail["containers"] = serde_json::json!([{"name": self.options.container, "lastStatus": "STOPPED", "exitCode": exit_code}]);
         let event = serde_json::json!({
@@ -196,6 +242,37 @@ impl TaskRunner {
             }
         }
         Ok(())
+    }
+
+    /// The tasks whose worker runs now, with its process id.
+    pub async fn running(&self) -> Vec<(String, u32)> {
+        self.running.lock().await.iter().map(|(a, p)| (a.clone(), *p)).collect()
+    }
+
+    /// Kills a task's worker at once (SIGKILL): the out-of-memory killer, a
+    /// lost host.
+    pub async fn kill(&self, arn: &str) -> bool {
+        let Some(pid) = self.running.lock().await.get(arn).copied() else { return false };
+        kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok()
+    }
+
+    /// Interrupts a task as Fargate Spot does: SIGTERM, `grace` to save its
+    /// work, then SIGKILL; its stop event says `SpotInterruption`.
+    pub async fn interrupt(self: &Arc<Self>, arn: &str, grace: Duration) -> bool {
+        let Some(pid) = self.running.lock().await.get(arn).copied() else { return false };
+        self.spot.lock().await.insert(arn.to_owned());
+        let pid = Pid::from_raw(pid as i32);
+        if kill(pid, Signal::SIGTERM).is_err() {
+            return false;
+        }
+        let (this, arn) = (self.clone(), arn.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            if this.running.lock().await.contains_key(&arn) {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+        });
+        true
     }
 
     /// Sends SIGTERM to every worker, waits for them to save their work, and

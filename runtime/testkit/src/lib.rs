@@ -56,6 +56,16 @@ impl Moto {
             .await
     }
 
+    /// Freezes the emulator (SIGSTOP), as a control plane that stops
+    /// answering: calls hang until [`Moto::resume`].
+    pub fn pause(&self) {
+        signal(self.child.id(), "-STOP");
+    }
+
+    pub fn resume(&self) {
+        signal(self.child.id(), "-CONT");
+    }
+
     /// The environment a program needs to reach this server, as in local mode.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -73,6 +83,11 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn signal(pid: u32, which: &str) {
+    let ok = Command::new("kill").args([which, &pid.to_string()]).status().is_ok_and(|s| s.success());
+    assert!(ok, "kill {which} {pid} failed");
 }
 
 pub fn free_port() -> u16 {
