@@ -219,7 +219,8 @@ impl StatusDoc {
                 }
             }
             Event::CancelRequested { checkpoint } => {
-                if self.task_arn.is_none() && !claim_live {
+                // Nothing runs it (no task, no worker, no launch under way).
+                if self.state != State::Running && self.task_arn.is_none() && !claim_live {
                     next.end(State::Cancelled, Some(cancelled()), checkpoint.then(|| keys::result(&self.run_id)), now);
                 } else {
                     next.cancel_requested = true;

@@ -140,7 +140,8 @@ async fn a_cancel_stops_a_running_job_and_keeps_its_best_schedule() {
     assert!(started.elapsed() < Duration::from_secs(20), "stops promptly, not at the 300 s limit");
     assert!(code.success(), "{stderr}");
     let doc = status(&env, &run_id).await;
-    assert_eq!((doc.state, doc.error.as_ref().map(|e| e.code.as_str())), (State::Cancelled, Some("CANCELLED")));
+    assert_eq!((doc.state, doc.error.as_ref().map(|e| e.code.as_str())), (State::Cancelled, Some("CANCELLED")), "{stderr}");
+    assert_eq!(doc.result_key.as_deref(), Some("jobs/cancel-me/result.json"), "{stderr}");
     checked_result(&env, &run_id, &request).await;
 }
 

@@ -190,6 +190,9 @@ fn cancel_ends_a_waiting_job_at_once_and_asks_a_running_one() {
     assert_eq!((d.state, d.cancel_requested), (State::Running, true));
     // The worker stops and keeps its best; or its task dies and the stop ends it.
     assert_eq!(d.apply(&Event::Cancelled { result_key: Some("k".into()) }, at(6)).unwrap().state, State::Cancelled);
+    // A worker that runs without a task ARN (a polling worker off ECS) is asked too.
+    let taskless = run(&queued(), &[(3, Event::Started { task_arn: None, takeover: true, checkpoint: false })]);
+    assert!(taskless.apply(&Event::CancelRequested { checkpoint: false }, at(5)).unwrap().cancel_requested);
     let stopped = d.apply(&Event::TaskStopped { task_arn: Some("t1".into()), error: err("TASK_STOPPED"), checkpoint: true }, at(6)).unwrap();
     assert_eq!((stopped.state, stopped.result_key.as_deref()), (State::Cancelled, Some("jobs/r1/result.json")));
     // A launch claimed before the cancel: the task is told at its start.
