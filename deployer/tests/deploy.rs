@@ -212,7 +212,9 @@ fn an_account_with_the_old_architecture_is_adopted() {
     assert!(attrs["Attributes"]["RedrivePolicy"].as_str().unwrap().contains("scheduling-solver-jobs-dlq"));
     assert_eq!(attrs["Attributes"]["ApproximateNumberOfMessages"], "1", "the waiting job is kept");
     let queues = d.aws(&["sqs", "list-queues"]);
-    assert_eq!(queues["QueueUrls"].as_array().unwrap().len(), 2, "the queue and its DLQ, nothing duplicated: {queues}");
+    let urls: Vec<&str> = queues["QueueUrls"].as_array().unwrap().iter().filter_map(|u| u.as_str()).collect();
+    assert_eq!(urls.len(), 3, "the queue, its DLQ and the stopped-task events' DLQ, nothing duplicated: {queues}");
+    assert!(urls.iter().any(|u| u.ends_with("/scheduling-solver-jobs-events-dlq")), "{queues}");
     let mappings = d.aws(&["lambda", "list-event-source-mappings", "--function-name", "scheduling-solver-sqs-trigger"]);
     assert!(mappings["EventSourceMappings"][0]["EventSourceArn"].as_str().unwrap().ends_with(":scheduling-solver-jobs"));
     let again = d.json(&[]);

@@ -284,3 +284,32 @@ async fn the_whole_pipeline_from_api_to_result() {
     check_schedule(&JobRequest::from_value(request).unwrap().jobshop().unwrap(), &result).unwrap();
     assert_eq!(status(&env, &run_id).await.state, State::Succeeded);
 }
+
+#[tokio::test]
+async fn a_polling_worker_stopped_mid_job_hands_the_job_on_with_its_checkpoint() {
+    let env = Env::new().await;
+    let api = solver_api::Api::new(&solver_api::Config::new(&env.bucket, &env.queue_url), env.s3.clone(), env.sqs.clone());
+    let request = orlib_request("ta21", 300.0);
+    let r = solver_api::handle(&api, serde_json::from_value(testkit::function_url_event("POST", "/runs", Some(&request.to_string()))).unwrap()).await;
+    let v: serde_json::Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
+    let run_id = RunId::parse(v["run_id"].as_str().unwrap()).unwrap();
+    let child = worker(&env, &[("SINGLE_RUN_MODE", "false"), ("SQS_QUEUE_URL", &env.queue_url)]);
+    eventually("RUNNING with progress", Duration::from_secs(60), || async {
+        let d = status(&env, &run_id).await;
+        (d.state == State::Running && d.progress.is_some()).then_some(())
+    })
+    .await;
+    // `deploy` scaling the polling service to 0 (or `deploy` switching to
+    // on-demand): SIGTERM in the middle of the job.
+    nix_kill(child.id());
+    let (code, stderr) = wait(child).await;
+    assert!(code.success(), "{stderr}");
+    let doc = status(&env, &run_id).await;
+    assert_eq!((doc.state, doc.attempt), (State::Starting, 2), "the job goes on in a new attempt, not CANCELLED: {doc:?}");
+    assert_eq!(doc.error.as_ref().map(|e| e.code.as_str()), Some("INTERRUPTED"));
+    let checkpoint: JobShopResult = env.store().get_json(&keys::checkpoint(&run_id)).await.unwrap().expect("checkpoint.json");
+    check_schedule(&JobRequest::from_value(request).unwrap().jobshop().unwrap(), &checkpoint).unwrap();
+    let back = env.receive(&env.queue_url, 10).await;
+    assert_eq!(back.len(), 1, "its message is handed back for the next consumer");
+    assert!(back[0].body().unwrap().contains(run_id.as_str()));
+}
