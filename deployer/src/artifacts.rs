@@ -39,14 +39,7 @@ pub async fn upload(aws: &Aws, stack: &str, dir: &Path, dry_run: bool) -> anyhow
         let key = format!("lambda/{name}-{digest}.zip");
         let exists = aws.s3.head_object().bucket(&bucket).key(&key).send().await.is_ok();
         if !exists && !dry_run {
-            aws.s3
-                .put_object()
-                .bucket(&bucket)
-                .key(&key)
-                .body(bytes.into())
-                .send()
-                .await
-                .map_err(|e| failed(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
+            aws.s3.put_object().bucket(&bucket).key(&key).body(bytes.into()).send().await.map_err(|e| failed(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
             new.push(key.clone());
         }
         keys.push(key);
@@ -62,9 +55,7 @@ async fn ensure_bucket(aws: &Aws, bucket: &str) -> anyhow::Result<()> {
     // us-east-1 is the one region that refuses a location constraint.
     if aws.region != "us-east-1" {
         create = create.create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(aws.region.as_str()))
-                .build(),
+            aws_sdk_s3::types::CreateBucketConfiguration::builder().location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(aws.region.as_str())).build(),
         );
     }
     create.send().await.map_err(|e| failed(&format!("s3:CreateBucket {bucket}"), e))?;
@@ -104,13 +95,6 @@ pub async fn recorded_fingerprint(aws: &Aws, stack: &str) -> Option<String> {
 pub async fn record_fingerprint(aws: &Aws, stack: &str, fingerprint: &str) -> anyhow::Result<()> {
     let bucket = bucket_name(stack, &aws.account, &aws.region);
     let key = fingerprint_key(stack);
-    aws.s3
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(fingerprint.as_bytes().to_vec().into())
-        .send()
-        .await
-        .map_err(|e| failed(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
+    aws.s3.put_object().bucket(&bucket).key(&key).body(fingerprint.as_bytes().to_vec().into()).send().await.map_err(|e| failed(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
     Ok(())
 }

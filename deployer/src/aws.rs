@@ -29,11 +29,7 @@ impl Aws {
         let sdk = loader.load().await;
         let region = sdk.region().map(ToString::to_string).ok_or(DeployError::NoRegion)?;
         let sts = aws_sdk_sts::Client::new(&sdk);
-        let identity = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| DeployError::NoCredentials { detail: job_store::aws::describe(&e) })?;
+        let identity = sts.get_caller_identity().send().await.map_err(|e| DeployError::NoCredentials { detail: job_store::aws::describe(&e) })?;
         Ok(Self {
             account: identity.account().unwrap_or_default().to_owned(),
             region,

@@ -30,14 +30,8 @@ pub async fn network(aws: &Aws, settings: &Settings) -> anyhow::Result<Network> 
     let subnets = match &settings.subnets {
         Some(s) => s.clone(),
         None => {
-            let out = aws
-                .ec2
-                .describe_subnets()
-                .filters(filter("vpc-id", &vpc))
-                .filters(filter("default-for-az", "true"))
-                .send()
-                .await
-                .map_err(|e| failed("ec2:DescribeSubnets", e))?;
+            let out =
+                aws.ec2.describe_subnets().filters(filter("vpc-id", &vpc)).filters(filter("default-for-az", "true")).send().await.map_err(|e| failed("ec2:DescribeSubnets", e))?;
             let mut ids: Vec<String> = out.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_owned)).collect();
             ids.sort();
             if ids.is_empty() {

@@ -32,9 +32,9 @@ impl Display for DeployReport {
             (self.adopted.queue.is_some(), "job queue"),
             (self.adopted.dead_letter_queue.is_some(), "dead-letter queue"),
         ]
-            .into_iter()
-            .filter_map(|(yes, what)| yes.then_some(what))
-            .collect();
+        .into_iter()
+        .filter_map(|(yes, what)| yes.then_some(what))
+        .collect();
         if !adopted.is_empty() {
             writeln!(f, "adopted existing: {}", adopted.join(", "))?;
         }

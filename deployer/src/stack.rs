@@ -42,7 +42,9 @@ fn check_updatable(stack: &Stack) -> Result<bool, DeployError> {
     let bad = |help: &str| Err(DeployError::StackInBadState { stack: stack.stack_name().unwrap_or_default().into(), status: status.clone(), help: help.into() });
     match status.as_str() {
         "REVIEW_IN_PROGRESS" => Ok(false),
-        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => bad("its creation failed and was rolled back; run `deploy destroy`, fix the cause shown in its events, then `deploy`"),
+        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => {
+            bad("its creation failed and was rolled back; run `deploy destroy`, fix the cause shown in its events, then `deploy`")
+        }
         "UPDATE_ROLLBACK_FAILED" => bad("run `aws cloudformation continue-update-rollback --stack-name <stack>`, then `deploy` again"),
         s if s.ends_with("_IN_PROGRESS") => bad("another operation is running on it; wait for it to finish (`deploy status`), then run `deploy` again"),
         _ => Ok(true),
@@ -71,14 +73,7 @@ pub async fn plan(aws: &Aws, stack_name: &str, template: &str, params: &BTreeMap
     if update && let Some(stack) = &existing {
         // The same template and parameters as deployed: nothing to do, and no
         // change set to create (the emulator would not refuse an empty one).
-        let current = aws
-            .cfn
-            .get_template()
-            .stack_name(stack_name)
-            .template_stage(TemplateStage::Original)
-            .send()
-            .await
-            .map_err(|e| failed("cloudformation:GetTemplate", e))?;
+        let current = aws.cfn.get_template().stack_name(stack_name).template_stage(TemplateStage::Original).send().await.map_err(|e| failed("cloudformation:GetTemplate", e))?;
         let deployed: BTreeMap<String, String> =
             stack.parameters().iter().filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))).collect();
         if current.template_body().map(str::trim) == Some(template.trim()) && &deployed == params {
@@ -108,14 +103,7 @@ pub async fn plan(aws: &Aws, stack_name: &str, template: &str, params: &BTreeMap
 
     let mut changes = Vec::new();
     for _ in 0..600 {
-        let out = aws
-            .cfn
-            .describe_change_set()
-            .stack_name(stack_name)
-            .change_set_name(&name)
-            .send()
-            .await
-            .map_err(|e| failed("cloudformation:DescribeChangeSet", e))?;
+        let out = aws.cfn.describe_change_set().stack_name(stack_name).change_set_name(&name).send().await.map_err(|e| failed("cloudformation:DescribeChangeSet", e))?;
         match out.status() {
             Some(ChangeSetStatus::CreateComplete) => {
                 for c in out.changes() {
@@ -156,13 +144,7 @@ pub async fn discard(aws: &Aws, stack_name: &str, change_set: &str, create: bool
 
 pub async fn execute(aws: &Aws, stack_name: &str, change_set: &str, progress: &mut ResourceProgress) -> anyhow::Result<String> {
     let started = aws_smithy_types::DateTime::from_secs(time::OffsetDateTime::now_utc().unix_timestamp() - 5);
-    aws.cfn
-        .execute_change_set()
-        .stack_name(stack_name)
-        .change_set_name(change_set)
-        .send()
-        .await
-        .map_err(|e| failed("cloudformation:ExecuteChangeSet", e))?;
+    aws.cfn.execute_change_set().stack_name(stack_name).change_set_name(change_set).send().await.map_err(|e| failed("cloudformation:ExecuteChangeSet", e))?;
     follow(aws, stack_name, started, progress).await
 }
 

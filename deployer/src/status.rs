@@ -108,16 +108,7 @@ async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
 
 async fn tasks(aws: &Aws, settings: &Settings) -> anyhow::Result<Vec<TaskInfo>> {
     let n = &settings.names;
-    let arns = aws
-        .ecs
-        .list_tasks()
-        .cluster(&n.cluster)
-        .desired_status(DesiredStatus::Running)
-        .send()
-        .await
-        .map_err(|e| failed("ecs:ListTasks", e))?
-        .task_arns()
-        .to_vec();
+    let arns = aws.ecs.list_tasks().cluster(&n.cluster).desired_status(DesiredStatus::Running).send().await.map_err(|e| failed("ecs:ListTasks", e))?.task_arns().to_vec();
     if arns.is_empty() {
         return Ok(Vec::new());
     }

@@ -57,14 +57,7 @@ pub async fn mapping(aws: &Aws, names: &Names) -> anyhow::Result<Option<Mapping>
 
 pub async fn set_trigger(aws: &Aws, names: &Names, enabled: bool) -> anyhow::Result<Option<String>> {
     let Some(m) = mapping(aws, names).await? else { return Ok(None) };
-    let out = aws
-        .lambda
-        .update_event_source_mapping()
-        .uuid(&m.uuid)
-        .enabled(enabled)
-        .send()
-        .await
-        .map_err(|e| failed("lambda:UpdateEventSourceMapping", e))?;
+    let out = aws.lambda.update_event_source_mapping().uuid(&m.uuid).enabled(enabled).send().await.map_err(|e| failed("lambda:UpdateEventSourceMapping", e))?;
     Ok(out.state().map(str::to_owned))
 }
 
@@ -81,25 +74,14 @@ pub async fn service(aws: &Aws, names: &Names) -> anyhow::Result<Option<ServiceC
         Err(e) if job_store::aws::describe(&e).contains("ClusterNotFound") => return Ok(None),
         Err(e) => return Err(failed("ecs:DescribeServices", e)),
     };
-    Ok(out
-        .services()
-        .iter()
-        .find(|s| s.status() == Some("ACTIVE"))
-        .map(|s| ServiceCounts { desired: s.desired_count(), running: s.running_count(), pending: s.pending_count() }))
+    Ok(out.services().iter().find(|s| s.status() == Some("ACTIVE")).map(|s| ServiceCounts { desired: s.desired_count(), running: s.running_count(), pending: s.pending_count() }))
 }
 
 pub async fn set_service(aws: &Aws, names: &Names, desired: i32) -> anyhow::Result<Option<ServiceCounts>> {
     if service(aws, names).await?.is_none() {
         return Ok(None);
     }
-    aws.ecs
-        .update_service()
-        .cluster(&names.cluster)
-        .service(&names.service)
-        .desired_count(desired)
-        .send()
-        .await
-        .map_err(|e| failed("ecs:UpdateService", e))?;
+    aws.ecs.update_service().cluster(&names.cluster).service(&names.service).desired_count(desired).send().await.map_err(|e| failed("ecs:UpdateService", e))?;
     service(aws, names).await
 }
 
@@ -138,13 +120,7 @@ pub fn mode(mapping: Option<&Mapping>, service: Option<&ServiceCounts>) -> Mode 
 
 /// Environment the trigger must have (AWS_REGION is Lambda's own, reserved).
 pub async fn verify_trigger_environment(aws: &Aws, names: &Names, expected: &[(&str, String)]) -> anyhow::Result<Vec<String>> {
-    let conf = aws
-        .lambda
-        .get_function_configuration()
-        .function_name(&names.trigger_function)
-        .send()
-        .await
-        .map_err(|e| failed("lambda:GetFunctionConfiguration", e))?;
+    let conf = aws.lambda.get_function_configuration().function_name(&names.trigger_function).send().await.map_err(|e| failed("lambda:GetFunctionConfiguration", e))?;
     let mut vars = conf.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
     let mut fixed = Vec::new();
     for (k, v) in expected {

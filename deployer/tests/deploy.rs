@@ -275,10 +275,8 @@ fn bad_input_gets_one_clear_message() {
 fn a_resource_that_fails_is_reported() {
     let d = Deployer::new();
     d.aws(&["s3api", "create-bucket", "--bucket", "clash-bucket"]);
-    let broken = d.config(&testkit_template().replace(
-        "  # --- logs ---",
-        "  Clash:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: clash-bucket\n\n  # --- logs ---",
-    ));
+    let broken =
+        d.config(&testkit_template().replace("  # --- logs ---", "  Clash:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: clash-bucket\n\n  # --- logs ---"));
     let err = d.fails(&["--template", broken.to_str().unwrap()]);
     // The emulator fails the execution at once, so the report is its error;
     // on AWS the same path names each failed resource from the stack events.

@@ -87,4 +87,3 @@ async fn poll_once(lambda: &aws_sdk_lambda::Client, sqs: &aws_sdk_sqs::Client, t
     }
     Ok(true)
 }
-

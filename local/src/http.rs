@@ -50,7 +50,9 @@ pub async fn serve(listener: TcpListener, handler: Handler) {
                     }
                     // Answered as a Function URL does; the unread body
                     // makes the connection unusable, so it is closed.
-                    Err(e) if e.get_ref().is_some_and(|inner| inner.is::<BodyTooLarge>()) => (Response::new(413, r#"{"message":"Request must be smaller than 6291456 bytes"}"#), true),
+                    Err(e) if e.get_ref().is_some_and(|inner| inner.is::<BodyTooLarge>()) => {
+                        (Response::new(413, r#"{"message":"Request must be smaller than 6291456 bytes"}"#), true)
+                    }
                     Ok(None) | Err(_) => break,
                 };
                 let mut head = format!("HTTP/1.1 {} {}\r\ncontent-length: {}\r\n", response.status, reason(response.status), response.body.len());

@@ -118,7 +118,8 @@ impl LocalSystem {
             let (lambda, options) = (lambda.clone(), options.clone());
             async move {
                 let conf = lambda.get_function_configuration().function_name(&name).send().await.with_context(|| format!("{name} is not deployed: run `deploy` first"))?;
-                let mut env: Vec<(String, String)> = conf.environment().and_then(|e| e.variables()).map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+                let mut env: Vec<(String, String)> =
+                    conf.environment().and_then(|e| e.variables()).map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
                 env.extend(options.aws_env());
                 LambdaHost::start(&name, &options.bin_dir.join(bin), env, Duration::from_secs(timeout), options.log_dir.join(format!("{name}.log"))).await
             }

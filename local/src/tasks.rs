@@ -100,9 +100,7 @@ impl TaskRunner {
         let def = self.ecs.describe_task_definition().task_definition(task_definition).send().await?;
         let containers = def.task_definition().map(|d| d.container_definitions().to_vec()).unwrap_or_default();
         let container = containers.iter().find(|c| c.name() == Some(self.options.container.as_str())).or(containers.first());
-        Ok(container
-            .map(|c| c.environment().iter().filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned()))).collect())
-            .unwrap_or_default())
+        Ok(container.map(|c| c.environment().iter().filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned()))).collect()).unwrap_or_default())
     }
 
     fn worker(&self, env: Vec<(String, String)>, log: &str) -> anyhow::Result<Child> {

@@ -134,7 +134,10 @@ pub fn run() -> anyhow::Result<()> {
     println!("the system runs locally; Ctrl-C stops everything");
     println!("  API:     {}   (POST /runs, GET /runs/{{run_id}}, GET /runs/{{run_id}}/result)", local.api_url);
     println!("  logs:    {}", local.work_dir.join("logs").display());
-    println!("  try:     curl -s -X POST {}/runs -d '{{\"problem\":{{\"kind\":\"jobshop\",\"format\":\"orlib\",\"text\":\"2 2\\n0 3 1 2\\n1 4 0 1\\n\"}},\"time_limit_s\":5}}'", local.api_url);
+    println!(
+        "  try:     curl -s -X POST {}/runs -d '{{\"problem\":{{\"kind\":\"jobshop\",\"format\":\"orlib\",\"text\":\"2 2\\n0 3 1 2\\n1 4 0 1\\n\"}},\"time_limit_s\":5}}'",
+        local.api_url
+    );
     println!("  status:  env {} {} status", local.env().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "), local.bin_dir.join("deploy").display());
     std::io::stdout().flush()?;
     let (tx, rx) = std::sync::mpsc::channel();

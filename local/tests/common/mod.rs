@@ -79,7 +79,6 @@ pub async fn task_counts(ecs: &aws_sdk_ecs::Client) -> (usize, usize) {
     (counts[0], counts[1])
 }
 
-
 /// The Lambda zips `deploy` uploads, made from the test build's programs.
 pub fn artifacts(name: &str) -> PathBuf {
     let bins = bin_dir();

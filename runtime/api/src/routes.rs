@@ -23,11 +23,9 @@ pub async fn handle(api: &Api, req: LambdaFunctionUrlRequest) -> LambdaFunctionU
             ("GET", ["runs", id]) => with_run_id(id, |id| get_status(api, id)).await,
             ("DELETE", ["runs", id]) => with_run_id(id, |id| cancel(api, id)).await,
             ("GET", ["runs", id, "result"]) => with_run_id(id, |id| get_result(api, id)).await,
-            (_, ["runs"] | ["runs", _] | ["runs", _, "result"]) => error(
-                405,
-                "METHOD_NOT_ALLOWED",
-                format!("{method} is not allowed on {path}; use POST /runs, GET or DELETE /runs/{{run_id}}, GET /runs/{{run_id}}/result"),
-            ),
+            (_, ["runs"] | ["runs", _] | ["runs", _, "result"]) => {
+                error(405, "METHOD_NOT_ALLOWED", format!("{method} is not allowed on {path}; use POST /runs, GET or DELETE /runs/{{run_id}}, GET /runs/{{run_id}}/result"))
+            }
             _ => error(404, "NOT_FOUND", format!("no route {path}; use POST /runs, GET or DELETE /runs/{{run_id}}, GET /runs/{{run_id}}/result")),
         }
     };
@@ -61,9 +59,7 @@ fn body_bytes(req: &LambdaFunctionUrlRequest) -> Result<Vec<u8>, LambdaFunctionU
         return Err(too_large(body.len()));
     }
     let bytes = if req.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|e| error(400, "INVALID_BODY", format!("the body is marked base64 but does not decode ({e})")))?
+        base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| error(400, "INVALID_BODY", format!("the body is marked base64 but does not decode ({e})")))?
     } else {
         body.as_bytes().to_vec()
     };
@@ -135,14 +131,7 @@ async fn enqueue(api: &Api, run_id: &RunId, request: &JobRequest) -> Result<(), 
     let inline = QueueMessage { run_id: run_id.clone(), request: Some(serde_json::to_value(request).map_err(|e| e.to_string())?) };
     let body = inline.to_body();
     let body = if body.len() <= MAX_INLINE_BYTES { body } else { QueueMessage { run_id: run_id.clone(), request: None }.to_body() };
-    api.sqs
-        .send_message()
-        .queue_url(&api.queue_url)
-        .message_body(body)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("sqs SendMessage failed: {}", describe(&e)))
+    api.sqs.send_message().queue_url(&api.queue_url).message_body(body).send().await.map(|_| ()).map_err(|e| format!("sqs SendMessage failed: {}", describe(&e)))
 }
 
 /// A queued job ends CANCELLED at once; a running one is asked to stop and
@@ -196,4 +185,3 @@ fn unavailable(run_id: &RunId, e: &job_store::StoreError) -> LambdaFunctionUrlRe
     tracing::error!(%run_id, error = %e, "storage unavailable");
     error(503, "STORAGE_UNAVAILABLE", format!("storage is unavailable for run {run_id}; try again"))
 }
-

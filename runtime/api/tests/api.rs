@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use solver_api::{Api, Config};
 use testkit::Env;
 
-const SMALL_JOB: &str = r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":30}"#;
+const SMALL_JOB: &str =
+    r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":30}"#;
 
 fn event(method: &str, path: &str, body: Option<&str>) -> LambdaFunctionUrlRequest {
     serde_json::from_value(testkit::function_url_event(method, path, body)).unwrap()

@@ -79,9 +79,7 @@ impl Graph {
         let mut st = State::new(self, seq.to_vec());
         assert!(st.retime(self), "a found solution is acyclic");
         let n = self.operations();
-        let starts = (0..self.jobs())
-            .map(|j| st.head[self.first_of_job[j]..self.first_of_job.get(j + 1).copied().unwrap_or(n)].to_vec())
-            .collect();
+        let starts = (0..self.jobs()).map(|j| st.head[self.first_of_job[j]..self.first_of_job.get(j + 1).copied().unwrap_or(n)].to_vec()).collect();
         Schedule { starts, makespan: st.makespan }
     }
 }
@@ -174,7 +172,13 @@ impl State {
             let (mn, jn) = (self.mach_next(g, o), g.job_next[o]);
             let on_path = |x: usize| x != NONE && self.head[x] == self.head[o] + g.dur[o] && self.rest[x] == self.rest[o] - g.dur[o];
             // The machine successor first: longer blocks, more moves.
-            let next = if on_path(mn) { mn } else if on_path(jn) { jn } else { NONE };
+            let next = if on_path(mn) {
+                mn
+            } else if on_path(jn) {
+                jn
+            } else {
+                NONE
+            };
             if next == NONE || next != mn {
                 if o != run_start {
                     out.push((g.machine[o], self.pos[run_start], self.pos[o]));

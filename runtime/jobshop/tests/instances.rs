@@ -1,8 +1,8 @@
 //! Every returned schedule is real: all 148 shared instances, a short limit.
 
 use job_model::{JobShop, check_schedule};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// `../shared/data/jobshop` beside the clone, or under `SHARED_DATA`.

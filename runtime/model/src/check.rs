@@ -40,14 +40,7 @@ pub fn check_schedule(problem: &JobShop, result: &JobShopResult) -> Result<(), C
         let mut pred_end = 0;
         for (k, (g, p)) in given.iter().zip(planned).enumerate() {
             if g.machine != p.machine || g.duration != p.duration {
-                return Err(CheckError::Mismatch {
-                    job: j,
-                    op: k,
-                    machine: p.machine,
-                    duration: p.duration,
-                    expected_machine: g.machine,
-                    expected_duration: g.duration,
-                });
+                return Err(CheckError::Mismatch { job: j, op: k, machine: p.machine, duration: p.duration, expected_machine: g.machine, expected_duration: g.duration });
             }
             if p.start < 0 {
                 return Err(CheckError::NegativeStart { job: j, op: k, start: p.start });

@@ -65,16 +65,10 @@ impl JobShop {
             for (k, op) in job.iter().enumerate() {
                 let at = format!("problem.jobs[{j}][{k}]");
                 if op.machine >= machines {
-                    return Err(err(
-                        format!("{at}.machine"),
-                        format!("machine {} does not exist: machines are numbered 0 to {}", op.machine, machines - 1),
-                    ));
+                    return Err(err(format!("{at}.machine"), format!("machine {} does not exist: machines are numbered 0 to {}", op.machine, machines - 1)));
                 }
                 if op.duration < 0 || op.duration > MAX_DURATION {
-                    return Err(err(
-                        format!("{at}.duration"),
-                        format!("duration {} must be between 0 and {MAX_DURATION}", op.duration),
-                    ));
+                    return Err(err(format!("{at}.duration"), format!("duration {} must be between 0 and {MAX_DURATION}", op.duration)));
                 }
                 if std::mem::replace(&mut seen[op.machine], true) {
                     return Err(err(at, format!("job {j} visits machine {} twice", op.machine)));
@@ -91,36 +85,27 @@ impl JobShop {
     /// Parses the OR-Library "standard" format: `#` comment lines, `n m`, then
     /// one line per job of `m` pairs `machine duration`.
     pub fn parse_orlib(text: &str) -> Result<Self, ProblemError> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
         let (hl, header) = lines.next().ok_or_else(|| err("line 1", "empty instance: expected a line `jobs machines`"))?;
         let nums = parse_numbers(hl, header)?;
         let [n, m] = nums[..] else {
             return Err(err(format!("line {hl}"), format!("expected `jobs machines`, found {} numbers", nums.len())));
         };
-        let to_count = |v: i64, what: &str| {
-            usize::try_from(v).ok().filter(|&c| c > 0).ok_or_else(|| err(format!("line {hl}"), format!("{what} must be positive, found {v}")))
-        };
+        let to_count = |v: i64, what: &str| usize::try_from(v).ok().filter(|&c| c > 0).ok_or_else(|| err(format!("line {hl}"), format!("{what} must be positive, found {v}")));
         let (n, m) = (to_count(n, "jobs")?, to_count(m, "machines")?);
         if n > MAX_JOBS || m > MAX_MACHINES {
             return Err(err(format!("line {hl}"), format!("{n}x{m} is larger than {MAX_JOBS} jobs x {MAX_MACHINES} machines")));
         }
         let mut jobs = Vec::with_capacity(n);
         for j in 0..n {
-            let (ln, line) = lines
-                .next()
-                .ok_or_else(|| err(format!("line {}", text.lines().count() + 1), format!("truncated: expected {n} job lines, found {j}")))?;
+            let (ln, line) = lines.next().ok_or_else(|| err(format!("line {}", text.lines().count() + 1), format!("truncated: expected {n} job lines, found {j}")))?;
             let nums = parse_numbers(ln, line)?;
             if nums.len() != 2 * m {
                 return Err(err(format!("line {ln}"), format!("job {j}: expected {m} `machine duration` pairs ({} numbers), found {} numbers", 2 * m, nums.len())));
             }
             let mut ops = Vec::with_capacity(m);
             for pair in nums.chunks(2) {
-                let machine = usize::try_from(pair[0])
-                    .map_err(|_| err(format!("line {ln}"), format!("job {j}: machine {} is negative", pair[0])))?;
+                let machine = usize::try_from(pair[0]).map_err(|_| err(format!("line {ln}"), format!("job {j}: machine {} is negative", pair[0])))?;
                 ops.push(Operation { machine, duration: pair[1] });
             }
             jobs.push((ln, ops));
@@ -131,12 +116,7 @@ impl JobShop {
         // Validate with the job's line number in the message rather than a JSON path.
         let lines_of: Vec<usize> = jobs.iter().map(|(ln, _)| *ln).collect();
         Self::new(jobs.into_iter().map(|(_, ops)| ops).collect(), Some(m)).map_err(|e| {
-            let line = e
-                .location
-                .strip_prefix("problem.jobs[")
-                .and_then(|r| r.split(']').next())
-                .and_then(|j| j.parse::<usize>().ok())
-                .and_then(|j| lines_of.get(j));
+            let line = e.location.strip_prefix("problem.jobs[").and_then(|r| r.split(']').next()).and_then(|j| j.parse::<usize>().ok()).and_then(|j| lines_of.get(j));
             match line {
                 Some(ln) => err(format!("line {ln}"), e.message),
                 None => e,
@@ -157,9 +137,7 @@ impl JobShop {
 }
 
 fn parse_numbers(line_no: usize, line: &str) -> Result<Vec<i64>, ProblemError> {
-    line.split_whitespace()
-        .map(|t| t.parse::<i64>().map_err(|_| err(format!("line {line_no}"), format!("{t:?} is not a whole number"))))
-        .collect()
+    line.split_whitespace().map(|t| t.parse::<i64>().map_err(|_| err(format!("line {line_no}"), format!("{t:?} is not a whole number")))).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -48,30 +48,56 @@ pub enum Event {
     /// A trigger takes the launch of the current attempt.
     Claim,
     /// RunTask started `task_arn` for the current attempt.
-    Launched { task_arn: String },
+    Launched {
+        task_arn: String,
+    },
     /// RunTask did not start a task: wait `retry_in` and try again, or (None)
     /// it never will, and the job fails.
-    LaunchFailed { error: ErrorInfo, retry_in: Option<Duration> },
+    LaunchFailed {
+        error: ErrorInfo,
+        retry_in: Option<Duration>,
+    },
     /// A worker starts solving. `takeover`: it may take a RUNNING job over
     /// from a dead worker (polling mode), which begins a new attempt.
-    Started { task_arn: Option<String>, takeover: bool, checkpoint: bool },
+    Started {
+        task_arn: Option<String>,
+        takeover: bool,
+        checkpoint: bool,
+    },
     /// A running worker reports it is alive, with its best so far.
-    Heartbeat { progress: Option<Progress> },
-    Succeeded { result_key: String, progress: Option<Progress> },
+    Heartbeat {
+        progress: Option<Progress>,
+    },
+    Succeeded {
+        result_key: String,
+        progress: Option<Progress>,
+    },
     /// The job cannot succeed (invalid input, solver error, a message that
     /// can never be run): final, never retried.
-    Failed { error: ErrorInfo },
+    Failed {
+        error: ErrorInfo,
+    },
     /// The current attempt's task ended without ending the job (killed,
     /// out of memory, Spot interruption, lost host, image not pulled), or its
     /// worker gave the attempt back. `checkpoint`: a saved best answer exists.
-    TaskStopped { task_arn: Option<String>, error: ErrorInfo, checkpoint: bool },
-    CancelRequested { checkpoint: bool },
+    TaskStopped {
+        task_arn: Option<String>,
+        error: ErrorInfo,
+        checkpoint: bool,
+    },
+    CancelRequested {
+        checkpoint: bool,
+    },
     /// The worker honoured a cancel, its best answer (if any) saved.
-    Cancelled { result_key: Option<String> },
+    Cancelled {
+        result_key: Option<String>,
+    },
     /// The reconciler re-sent the job's message.
     Resent,
     /// The hard deadline passed while no task runs the job.
-    DeadlinePassed { checkpoint: bool },
+    DeadlinePassed {
+        checkpoint: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

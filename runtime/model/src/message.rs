@@ -28,8 +28,7 @@ pub struct MalformedMessage {
 
 impl QueueMessage {
     pub fn parse(body: &str) -> Result<Self, MalformedMessage> {
-        let value: Value = serde_json::from_str(body)
-            .map_err(|e| MalformedMessage { run_id: None, reason: format!("body is not JSON ({e})") })?;
+        let value: Value = serde_json::from_str(body).map_err(|e| MalformedMessage { run_id: None, reason: format!("body is not JSON ({e})") })?;
         let run_id = value.get("run_id").and_then(Value::as_str).and_then(|s| RunId::parse(s).ok());
         serde_json::from_value(value).map_err(|e| MalformedMessage { run_id, reason: e.to_string() })
     }

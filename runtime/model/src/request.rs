@@ -46,8 +46,7 @@ const KNOWN_FIELDS: [&str; 4] = ["problem", "time_limit_s", "run_id", "max_attem
 
 impl JobRequest {
     pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| RequestError::new("INVALID_JSON", "body", format!("the body is not valid JSON ({e})")))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| RequestError::new("INVALID_JSON", "body", format!("the body is not valid JSON ({e})")))?;
         Self::from_value(value)
     }
 
@@ -56,11 +55,7 @@ impl JobRequest {
             return Err(RequestError::new("INVALID_REQUEST", "body", "expected a JSON object with `problem` and `time_limit_s`"));
         };
         if let Some(unknown) = obj.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
-            return Err(RequestError::new(
-                "UNKNOWN_FIELD",
-                unknown.clone(),
-                format!("unknown field; a job request has only {}", KNOWN_FIELDS.join(", ")),
-            ));
+            return Err(RequestError::new("UNKNOWN_FIELD", unknown.clone(), format!("unknown field; a job request has only {}", KNOWN_FIELDS.join(", "))));
         }
         let problem = obj
             .remove("problem")
@@ -70,11 +65,7 @@ impl JobRequest {
             Some(Value::Number(n)) => {
                 let t = n.as_f64().unwrap_or(f64::NAN);
                 if !(t > 0.0 && t <= MAX_TIME_LIMIT_S) {
-                    return Err(RequestError::new(
-                        "INVALID_FIELD",
-                        "time_limit_s",
-                        format!("{n} is out of range: give seconds, more than 0 and at most {MAX_TIME_LIMIT_S}"),
-                    ));
+                    return Err(RequestError::new("INVALID_FIELD", "time_limit_s", format!("{n} is out of range: give seconds, more than 0 and at most {MAX_TIME_LIMIT_S}")));
                 }
                 t
             }

@@ -9,10 +9,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 /// an SQS batch invisible for the queue's 12 hours). Each attempt gets 30 s
 /// (more than the polling worker's 20 s long poll), each call 55 s.
 pub async fn load() -> SdkConfig {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .operation_attempt_timeout(std::time::Duration::from_secs(30))
-        .operation_timeout(std::time::Duration::from_secs(55))
-        .build();
+    let timeouts =
+        aws_config::timeout::TimeoutConfig::builder().operation_attempt_timeout(std::time::Duration::from_secs(30)).operation_timeout(std::time::Duration::from_secs(55)).build();
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
 }
 

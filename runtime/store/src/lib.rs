@@ -4,9 +4,9 @@
 //! each other: a lost race is re-read and decided again.
 
 pub mod aws;
-pub mod env;
 #[cfg(feature = "ecs")]
 mod emulator_ecs;
+pub mod env;
 mod store;
 
 pub use store::{Applied, Store, StoreError};

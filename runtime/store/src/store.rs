@@ -49,16 +49,7 @@ impl Store {
 
     /// Writes `body` only if nothing is at `key`; `false` if something was.
     pub async fn put_if_absent(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
-        let r = self
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .if_none_match("*")
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
-            .await;
+        let r = self.s3.put_object().bucket(&self.bucket).key(key).if_none_match("*").content_type("application/json").body(ByteStream::from(body)).send().await;
         match r {
             Ok(_) => Ok(true),
             Err(e) if lost_race(http_status(&e)) => Ok(false),
@@ -108,9 +99,9 @@ impl Store {
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         match self.get(key).await? {
             None => Ok(None),
-            Some((bytes, _)) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { bucket: self.bucket.clone(), key: key.to_owned(), message: e.to_string() }),
+            Some((bytes, _)) => {
+                serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError::Corrupt { bucket: self.bucket.clone(), key: key.to_owned(), message: e.to_string() })
+            }
         }
     }
 
@@ -129,9 +120,9 @@ impl Store {
         let key = keys::status(run_id);
         match self.get(&key).await? {
             None => Ok(None),
-            Some((bytes, etag)) => serde_json::from_slice(&bytes)
-                .map(|doc| Some((doc, etag)))
-                .map_err(|e| StoreError::Corrupt { bucket: self.bucket.clone(), key, message: e.to_string() }),
+            Some((bytes, etag)) => {
+                serde_json::from_slice(&bytes).map(|doc| Some((doc, etag))).map_err(|e| StoreError::Corrupt { bucket: self.bucket.clone(), key, message: e.to_string() })
+            }
         }
     }
 
@@ -167,16 +158,7 @@ impl Store {
             if next.ends_from_checkpoint(&event) {
                 self.copy_checkpoint_to_result(run_id).await?;
             }
-            let r = self
-                .s3
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .if_match(&etag)
-                .content_type("application/json")
-                .body(ByteStream::from(next.to_json()))
-                .send()
-                .await;
+            let r = self.s3.put_object().bucket(&self.bucket).key(&key).if_match(&etag).content_type("application/json").body(ByteStream::from(next.to_json())).send().await;
             match r {
                 Ok(_) => {
                     if next.state.is_terminal() {

@@ -141,10 +141,7 @@ impl Env {
             .create_queue()
             .queue_name("scheduling-solver-jobs")
             .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, visibility_s.to_string())
-            .attributes(
-                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-                serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string(),
-            )
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string())
             .send()
             .await
             .expect("create queue")

@@ -54,13 +54,7 @@ impl Trigger {
             .build()
             .map_err(|e| LaunchError::Permanent(ErrorInfo::new("INVALID_NETWORK", e.to_string())))?;
         let overrides = TaskOverride::builder()
-            .container_overrides(
-                ContainerOverride::builder()
-                    .name(&c.container)
-                    .environment(env("RUN_ID", run_id.as_str()))
-                    .environment(env("SINGLE_RUN_MODE", "true"))
-                    .build(),
-            )
+            .container_overrides(ContainerOverride::builder().name(&c.container).environment(env("RUN_ID", run_id.as_str())).environment(env("SINGLE_RUN_MODE", "true")).build())
             .build();
         let result = self
             .ecs
@@ -84,16 +78,14 @@ impl Trigger {
                 let reasons: Vec<String> = failures.iter().map(|f| format!("{} ({})", f.reason().unwrap_or("unknown"), f.detail().or(f.arn()).unwrap_or("-"))).collect();
                 let message = if reasons.is_empty() { "RunTask returned no task and no failure".into() } else { reasons.join("; ") };
                 let error = ErrorInfo::new("RUN_TASK_FAILURES", format!("ECS could not start the task: {message}"));
-                if failures.iter().all(|f| transient_failure(f.reason().unwrap_or_default())) {
-                    Err(LaunchError::Transient(error))
-                } else {
-                    Err(LaunchError::Permanent(error))
-                }
+                if failures.iter().all(|f| transient_failure(f.reason().unwrap_or_default())) { Err(LaunchError::Transient(error)) } else { Err(LaunchError::Permanent(error)) }
             }
             Err(e) => {
                 let described = job_store::aws::describe(&e);
                 match e.as_service_error().and_then(|s| s.code()) {
-                    Some(code) if !transient_code(code) => Err(LaunchError::Permanent(ErrorInfo::new(code, format!("ECS RunTask refused the launch: {described}; {}", hint(code))))),
+                    Some(code) if !transient_code(code) => {
+                        Err(LaunchError::Permanent(ErrorInfo::new(code, format!("ECS RunTask refused the launch: {described}; {}", hint(code)))))
+                    }
                     Some(code) => Err(LaunchError::Transient(ErrorInfo::new(code, format!("ECS RunTask failed: {described}")))),
                     // No answer (timeout, connection): the service may be fine.
                     None => Err(LaunchError::Transient(ErrorInfo::new("RUN_TASK_FAILED", format!("ECS RunTask failed: {described}")))),

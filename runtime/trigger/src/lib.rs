@@ -126,15 +126,7 @@ impl Trigger {
         let arn = record.event_source_arn.as_deref().ok_or("record has no eventSourceARN")?;
         let handle = record.receipt_handle.as_deref().ok_or("record has no receiptHandle")?;
         let url = self.queue_url(arn).await?;
-        self.sqs
-            .change_message_visibility()
-            .queue_url(url)
-            .receipt_handle(handle)
-            .visibility_timeout(seconds)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| job_store::aws::describe(&e))
+        self.sqs.change_message_visibility().queue_url(url).receipt_handle(handle).visibility_timeout(seconds).send().await.map(|_| ()).map_err(|e| job_store::aws::describe(&e))
     }
 
     /// `arn:aws:sqs:REGION:ACCOUNT:NAME` to its URL, asked of SQS once per
@@ -147,14 +139,7 @@ impl Trigger {
         let [_, _, "sqs", _, account, name] = parts[..] else {
             return Err(format!("{arn} is not an SQS queue ARN"));
         };
-        let out = self
-            .sqs
-            .get_queue_url()
-            .queue_name(name)
-            .queue_owner_aws_account_id(account)
-            .send()
-            .await
-            .map_err(|e| job_store::aws::describe(&e))?;
+        let out = self.sqs.get_queue_url().queue_name(name).queue_owner_aws_account_id(account).send().await.map_err(|e| job_store::aws::describe(&e))?;
         let url = out.queue_url().ok_or("GetQueueUrl returned no URL")?.to_owned();
         self.queue_urls.lock().expect("queue url cache").insert(arn.to_owned(), url.clone());
         Ok(url)

@@ -175,11 +175,7 @@ impl Trigger {
             }
             Action::Resend => {
                 let now = job_store::now();
-                let applied = self
-                    .store
-                    .apply_with(run_id, |doc| (plan(doc, None, now, false) == Action::Resend).then_some(Event::Resent))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let applied = self.store.apply_with(run_id, |doc| (plan(doc, None, now, false) == Action::Resend).then_some(Event::Resent)).await.map_err(|e| e.to_string())?;
                 let Applied::Written(doc) = applied else { return Ok(format!("{run_id}: moved on meanwhile")) };
                 self.wake_up(run_id, time::Duration::ZERO).await?;
                 Ok(format!("{run_id}: re-sent ({} {}, re-send {})", doc.state, doc.attempt, doc.resends))

@@ -119,15 +119,7 @@ impl Trigger {
         let url = self.config.queue_url.as_deref().ok_or("SQS_QUEUE_URL is not set in the trigger's environment: run `deploy` again")?;
         let body = QueueMessage { run_id: run_id.clone(), request: None }.to_body();
         let delay = i32::try_from(delay.whole_seconds().clamp(0, 900)).unwrap_or(900);
-        self.sqs
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .delay_seconds(delay)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| job_store::aws::describe(&e))
+        self.sqs.send_message().queue_url(url).message_body(body).delay_seconds(delay).send().await.map(|_| ()).map_err(|e| job_store::aws::describe(&e))
     }
 }
 

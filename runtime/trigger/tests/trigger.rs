@@ -9,7 +9,8 @@ use solver_trigger::{Config, Trigger};
 use std::time::Duration;
 use testkit::{EcsSetup, Env};
 
-const JOB: &str = r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":5}"#;
+const JOB: &str =
+    r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":3},{"machine":1,"duration":2}],[{"machine":1,"duration":4},{"machine":0,"duration":1}]]},"time_limit_s":5}"#;
 
 fn config(env: &Env, ecs: &EcsSetup) -> Config {
     let mut c = Config::new(ecs.cluster.clone(), ecs.task_definition.clone(), ecs.subnets.clone(), ecs.security_groups.clone(), env.bucket.clone(), testkit::REGION.into());

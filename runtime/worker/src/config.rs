@@ -33,12 +33,11 @@ impl Config {
         };
         let progress_interval = match env::optional("PROGRESS_INTERVAL_S") {
             None => Duration::from_secs(5),
-            Some(raw) => raw
-                .parse::<f64>()
-                .ok()
-                .filter(|s| *s > 0.0 && s.is_finite())
-                .map(Duration::from_secs_f64)
-                .ok_or(EnvError::Malformed { name: "PROGRESS_INTERVAL_S", value: raw, hint: "seconds, more than 0".into() })?,
+            Some(raw) => raw.parse::<f64>().ok().filter(|s| *s > 0.0 && s.is_finite()).map(Duration::from_secs_f64).ok_or(EnvError::Malformed {
+                name: "PROGRESS_INTERVAL_S",
+                value: raw,
+                hint: "seconds, more than 0".into(),
+            })?,
         };
         let threads = match env::optional("SOLVER_THREADS") {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),

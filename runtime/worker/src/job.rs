@@ -167,10 +167,7 @@ impl JobContext {
     /// Records progress when there is new progress, and reads the status
     /// either way: a cancel, or the job ended elsewhere, stops the search.
     async fn heartbeat(&self, run_id: &RunId, attempt: u32, progress: Option<Progress>) -> Result<Stop, StoreError> {
-        let applied = self
-            .store
-            .apply_with(run_id, |doc| (doc.attempt == attempt && progress.is_some()).then(|| Event::Heartbeat { progress: progress.clone() }))
-            .await?;
+        let applied = self.store.apply_with(run_id, |doc| (doc.attempt == attempt && progress.is_some()).then(|| Event::Heartbeat { progress: progress.clone() })).await?;
         let doc = match applied {
             Applied::Written(doc) | Applied::Refused(doc, _) => doc,
             Applied::NotFound => return Ok(Stop::EndedElsewhere),
@@ -215,9 +212,7 @@ impl JobContext {
             let error = ErrorInfo::new("INTERRUPTED", "the polling worker was stopped (SIGTERM); the job continues from its checkpoint");
             let checkpoint = self.store.has_checkpoint(run_id).await?;
             let task_arn = self.task_arn.clone();
-            self.store
-                .apply_with(run_id, |doc| (doc.attempt == attempt).then(|| Event::TaskStopped { task_arn: task_arn.clone(), error: error.clone(), checkpoint }))
-                .await?;
+            self.store.apply_with(run_id, |doc| (doc.attempt == attempt).then(|| Event::TaskStopped { task_arn: task_arn.clone(), error: error.clone(), checkpoint })).await?;
         }
         Ok(JobEnd::Interrupted)
     }
@@ -249,8 +244,8 @@ fn end_of(applied: Applied) -> JobEnd {
 /// A job-shop answer must be a real schedule of its problem, whoever solved it.
 fn validate(request: &JobRequest, out: SolveOutput) -> Result<SolveOutput, ErrorInfo> {
     let Ok(problem) = request.jobshop() else { return Ok(out) };
-    let result: JobShopResult = serde_json::from_value(out.result.clone())
-        .map_err(|e| ErrorInfo::new("INVALID_RESULT", format!("the solver's result is not a job-shop result document: {e}")))?;
+    let result: JobShopResult =
+        serde_json::from_value(out.result.clone()).map_err(|e| ErrorInfo::new("INVALID_RESULT", format!("the solver's result is not a job-shop result document: {e}")))?;
     check_schedule(&problem, &result).map_err(|e| ErrorInfo::new("INVALID_RESULT", format!("the solver's schedule is not valid: {e}")))?;
     Ok(out)
 }

@@ -11,8 +11,8 @@ pub mod solver;
 
 pub use config::{Config, Mode};
 pub use job::{JobContext, JobEnd, Mode as JobMode};
-pub use single_run::EXIT_INTERRUPTED;
 pub use shutdown::Shutdown;
+pub use single_run::EXIT_INTERRUPTED;
 
 use anyhow::Context;
 use std::process::ExitCode;

@@ -22,9 +22,7 @@ pub async fn task_arn() -> Option<String> {
 /// A plain HTTP/1.0 GET: the endpoint is link-local HTTP, and a full client
 /// would be the largest dependency of the worker for this one call.
 async fn fetch(url: &str) -> std::io::Result<String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| std::io::Error::other(format!("{url} is not an http:// URL")))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| std::io::Error::other(format!("{url} is not an http:// URL")))?;
     let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let addr = if host.contains(':') { host.to_owned() } else { format!("{host}:80") };
     let mut stream = tokio::net::TcpStream::connect(addr).await?;

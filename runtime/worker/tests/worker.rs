@@ -269,11 +269,8 @@ async fn the_whole_pipeline_from_api_to_result() {
     // Run the task the emulator recorded, with its own overrides.
     let tasks = env.tasks(&ecs.cluster).await;
     assert_eq!(tasks.len(), 1);
-    let overrides: Vec<(String, String)> = tasks[0].overrides().unwrap().container_overrides()[0]
-        .environment()
-        .iter()
-        .map(|kv| (kv.name().unwrap().to_owned(), kv.value().unwrap().to_owned()))
-        .collect();
+    let overrides: Vec<(String, String)> =
+        tasks[0].overrides().unwrap().container_overrides()[0].environment().iter().map(|kv| (kv.name().unwrap().to_owned(), kv.value().unwrap().to_owned())).collect();
     let vars: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (code, stderr) = wait(worker(&env, &vars)).await;
     assert!(code.success(), "{stderr}");

@@ -4,8 +4,8 @@ use anyhow::Context;
 use clap::Parser;
 use job_model::JobShop;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 #[derive(Parser)]

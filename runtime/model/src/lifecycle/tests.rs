@@ -96,11 +96,15 @@ fn every_state_and_event_keeps_the_invariants() {
                         assert!(next.updated_at >= doc.updated_at, "{name}: {event:?} moved updated_at back");
                         assert!(next.solved_s >= doc.solved_s, "{name}: {event:?} lost solving time");
                         assert!(next.attempt <= next.max_attempts, "{name}: {event:?} ran past max_attempts");
-                        assert_eq!(next.attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(), {
-                            let mut v: Vec<u32> = next.attempts.iter().map(|a| a.attempt).collect();
-                            v.dedup();
-                            v
-                        }, "{name}: {event:?} duplicated an attempt record");
+                        assert_eq!(
+                            next.attempts.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+                            {
+                                let mut v: Vec<u32> = next.attempts.iter().map(|a| a.attempt).collect();
+                                v.dedup();
+                                v
+                            },
+                            "{name}: {event:?} duplicated an attempt record"
+                        );
                         if next.state.is_terminal() {
                             assert!(next.lease_until.is_none() && next.claimed_until.is_none(), "{name}: {event:?} left a lease on a final job");
                         }
@@ -151,7 +155,10 @@ fn a_lost_task_starts_a_new_attempt_until_none_is_left() {
             assert_eq!((d.state, d.attempt, d.task_arn.as_deref()), (State::Starting, attempt + 1, None));
             let t = format!("t{}", attempt + 1);
             let s = i64::from(attempt) * 20;
-            d = run(&d, &[(s + 1, Event::Claim), (s + 2, Event::Launched { task_arn: t.clone() }), (s + 3, Event::Started { task_arn: Some(t), takeover: false, checkpoint: false })]);
+            d = run(
+                &d,
+                &[(s + 1, Event::Claim), (s + 2, Event::Launched { task_arn: t.clone() }), (s + 3, Event::Started { task_arn: Some(t), takeover: false, checkpoint: false })],
+            );
         }
     }
     assert_eq!(d.state, State::Failed);
@@ -176,7 +183,8 @@ fn the_time_already_solved_counts_and_a_spent_limit_ends_with_the_checkpoint() {
     let d = run(&d, &[(1, Event::Claim), (2, Event::Launched { task_arn: "t1".into() }), (3, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false })]);
     let d = d.apply(&Event::TaskStopped { task_arn: Some("t1".into()), error: err("SPOT_INTERRUPTION"), checkpoint: true }, at(9)).unwrap();
     assert_eq!((d.state, d.remaining_s()), (State::Starting, Some(4.0)));
-    let d = run(&d, &[(30, Event::Claim), (31, Event::Launched { task_arn: "t2".into() }), (32, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true })]);
+    let d =
+        run(&d, &[(30, Event::Claim), (31, Event::Launched { task_arn: "t2".into() }), (32, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true })]);
     let d = d.apply(&Event::TaskStopped { task_arn: Some("t2".into()), error: err("TASK_STOPPED"), checkpoint: true }, at(37)).unwrap();
     assert_eq!((d.state, d.result_key.as_deref(), d.error.as_ref()), (State::Succeeded, Some("jobs/r1/result.json"), None));
     assert!(d.ends_from_checkpoint(&Event::TaskStopped { task_arn: Some("t2".into()), error: err("TASK_STOPPED"), checkpoint: true }));

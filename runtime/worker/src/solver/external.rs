@@ -127,10 +127,9 @@ impl Solver for External {
                 let bound = result.get("lower_bound").and_then(serde_json::Value::as_i64);
                 Ok(SolveOutput { result, progress: Progress { best_objective: objective, lower_bound: bound, elapsed_s } })
             }
-            (_, _, Some((_, "time limit"))) => Err(ErrorInfo::new(
-                "SOLVER_TIMEOUT",
-                format!("`{}` ran past its time limit of {} s and was stopped; stderr: {}", self.command, job.time_limit_s, stderr.trim()),
-            )),
+            (_, _, Some((_, "time limit"))) => {
+                Err(ErrorInfo::new("SOLVER_TIMEOUT", format!("`{}` ran past its time limit of {} s and was stopped; stderr: {}", self.command, job.time_limit_s, stderr.trim())))
+            }
             (true, Err(e), _) => Err(ErrorInfo::new("SOLVER_BAD_OUTPUT", format!("`{}` printed no JSON result on stdout ({e}); stderr: {}", self.command, stderr.trim()))),
             (false, _, _) => Err(ErrorInfo::new("SOLVER_FAILED", format!("`{}` exited with {status}; stderr: {}", self.command, stderr.trim()))),
         }
