@@ -6,6 +6,7 @@ mod apply;
 mod artifacts;
 mod aws;
 mod buckets;
+mod cancel;
 mod config;
 mod destroy;
 mod discover;
@@ -60,6 +61,11 @@ enum Command {
     Status,
     /// Switch to the legacy polling service: trigger disabled, desired count 1
     Rollback,
+    /// Cancel a job: at once when it has no task yet, else its worker stops and keeps its best schedule
+    Cancel {
+        /// The job's run id
+        run_id: String,
+    },
     /// Delete the stack (the results bucket is kept unless --delete-results)
     Destroy {
         #[arg(long)]
@@ -101,6 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plan => print(cli.json, &apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?),
         Command::Status => print(cli.json, &status::status(&aws, &settings).await?),
         Command::Rollback => print(cli.json, &apply::rollback(&aws, &settings).await?),
+        Command::Cancel { run_id } => print(cli.json, &cancel::cancel(&aws, &settings, &run_id).await?),
         Command::Destroy { delete_results } => {
             confirm(cli.yes, &format!("delete stack {}{}", settings.names.stack, if delete_results { " and its results" } else { "" }))?;
             print(cli.json, &destroy::destroy(&aws, &settings, delete_results, cli.json).await?)

@@ -286,3 +286,21 @@ fn a_resource_that_fails_is_reported() {
 fn testkit_template() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../stacks/solver.yaml")).unwrap()
 }
+
+#[test]
+fn cancel_ends_a_waiting_job_and_says_why_it_cannot_cancel_others() {
+    let d = Deployer::new();
+    d.json(&[]);
+    // A job waiting for its task, as the API leaves it.
+    let doc = job_model::StatusDoc::queued(job_model::RunId::parse("c1").unwrap(), time::OffsetDateTime::now_utc());
+    let file = d.dir.join("status.json");
+    std::fs::write(&file, doc.to_json()).unwrap();
+    d.aws(&["s3api", "put-object", "--bucket", "scheduling-solver-results", "--key", "jobs/c1/status.json", "--body", file.to_str().unwrap()]);
+    let report = d.json(&["cancel", "c1"]);
+    assert_eq!((report["state"].as_str(), report["cancel_requested"].as_bool()), (Some("CANCELLED"), Some(false)), "{report}");
+    let stored = d.aws(&["s3api", "head-object", "--bucket", "scheduling-solver-results", "--key", "jobs/c1/status.json"]);
+    assert!(stored["ContentLength"].as_i64().unwrap() > 0);
+    assert!(d.fails(&["cancel", "c1"]).contains("already ended CANCELLED"));
+    assert!(d.fails(&["cancel", "nope"]).contains("no run nope"));
+    assert!(d.fails(&["cancel", "../x"]).contains("is not a run id"));
+}

@@ -8,6 +8,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
+// Its own group id: flattened into `deploy::Args`, two groups named `Args`
+// made clap panic on `cargo xtask deploy`'s first line.
+#[group(id = "build_args")]
 pub struct Args {
     /// Target architecture: x86_64, or arm64 (Graviton, about 20% cheaper) where its Rust target is installed
     #[arg(long, default_value = "x86_64")]

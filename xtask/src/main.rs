@@ -98,3 +98,19 @@ pub fn run_checked(cmd: &mut std::process::Command) -> anyhow::Result<()> {
     anyhow::ensure!(status.success(), "{:?} failed with {status}", cmd.get_program());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap checks a command's definition only when it is used: every task's
+    /// arguments are checked here, so none panics on a user's first call.
+    #[test]
+    fn every_task_parses_its_arguments() {
+        Cli::command().debug_assert();
+        for args in [&["cargo xtask", "deploy", "--image", "x", "--", "--yes"][..], &["cargo xtask", "build", "--arch", "arm64"], &["cargo xtask", "test", "--", "-q"]] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+}
