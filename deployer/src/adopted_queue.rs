@@ -44,7 +44,9 @@ fn same(name: &A, have: Option<&String>, want: &str) -> bool {
     }
     let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).ok();
     match (parse(have), parse(want)) {
-        (Some(h), Some(w)) => h["deadLetterTargetArn"] == w["deadLetterTargetArn"] && h["maxReceiveCount"].to_string().trim_matches('"') == w["maxReceiveCount"].to_string(),
+        (Some(h), Some(w)) => {
+            h["deadLetterTargetArn"] == w["deadLetterTargetArn"] && h["maxReceiveCount"].to_string().trim_matches('"') == w["maxReceiveCount"].to_string().as_str()
+        }
         _ => false,
     }
 }

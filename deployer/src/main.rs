@@ -1,5 +1,6 @@
 //! `deploy`: provision, switch modes and report the on-demand solver
 //! pipeline, on AWS or on a local emulator (selected by `AWS_ENDPOINT_URL`).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod adopted_queue;
 mod apply;

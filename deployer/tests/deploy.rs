@@ -1,6 +1,8 @@
 //! `deploy` run as an operator runs it, against moto; the old runbook's own
 //! AWS CLI commands check what it left.
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};

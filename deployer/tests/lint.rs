@@ -1,6 +1,8 @@
 //! The templates and the Dockerfile pass their linters (installed by
 //! `cargo xtask test` into the tools environment).
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

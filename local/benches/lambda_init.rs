@@ -6,6 +6,8 @@
 //! made them, else debug ones. Figures: BENCHMARKS.md.
 //! The events touch no AWS service, so only start-up is measured.
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 use local_plane::lambda_host::LambdaHost;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -39,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let cases = [("solver-api", not_found), ("solver-trigger", serde_json::json!({"Records": []}))];
     let logs = std::env::temp_dir().join("lambda-init-bench");
     std::fs::create_dir_all(&logs)?;
-    println!("{:<16} {:>10} {:>14} {:>14}   ({})", "program", "size MiB", "init+1st ms", "median of 7", "binary");
+    println!("{:<16} {:>10} {:>14} {:>14}   (binary)", "program", "size MiB", "init+1st ms", "median of 7");
     for (name, event) in cases {
         let path = binary(name);
         let size = std::fs::metadata(&path)?.len() as f64 / 1_048_576.0;

@@ -11,16 +11,19 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+/// What the function answered: its response body, or its error.
+type Reply = oneshot::Sender<Result<Vec<u8>, String>>;
+
 struct Invocation {
     id: String,
     event: Vec<u8>,
-    reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    reply: Reply,
 }
 
 #[derive(Default)]
 struct State {
     pending: Mutex<Option<mpsc::Receiver<Invocation>>>,
-    in_flight: Mutex<HashMap<String, oneshot::Sender<Result<Vec<u8>, String>>>>,
+    in_flight: Mutex<HashMap<String, Reply>>,
 }
 
 pub struct LambdaHost {

@@ -10,6 +10,7 @@
 //! - every task RunTask records run as a worker process, stopped in the
 //!   emulator with its exit code; the legacy service's desired count kept in
 //!   polling workers ([`tasks`]).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod event_source;
 pub mod function_url;

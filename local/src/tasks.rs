@@ -54,7 +54,7 @@ pub struct Faults {
 
 fn every(n: &AtomicUsize, counter: &AtomicUsize) -> bool {
     let n = n.load(Ordering::Relaxed);
-    n > 0 && (counter.fetch_add(1, Ordering::Relaxed) + 1) % n == 0
+    n > 0 && (counter.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(n)
 }
 
 impl TaskRunner {

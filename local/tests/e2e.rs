@@ -1,6 +1,8 @@
 //! The whole system on this machine: the real stack deployed into moto by
 //! `deploy`, the real binaries run by the local data plane, jobs over HTTP.
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 mod common;
 
 use common::{checked_result, deploy, finished, submit, task_counts, worker_pid};

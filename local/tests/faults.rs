@@ -6,6 +6,8 @@
 //! schedule (CANCELLED where the test cancelled it), none may be left
 //! unfinished, and no attempt may be solved by two workers.
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 mod common;
 
 use common::{checked_result, deploy, finished, submit};
@@ -69,23 +71,26 @@ async fn every_job_ends_exactly_once_under_kills_interruptions_a_paused_control_
     let (mut kills, mut interrupts, mut paused) = (0, 0, false);
     let deadline = Instant::now() + Duration::from_secs(900);
 
-    let mut pending = true;
-    while pending {
-        assert!(Instant::now() < deadline, "jobs still unfinished after 15 minutes");
-        // Submit in waves, so that moto is loaded but not drowned.
-        let unfinished = {
-            let mut n = 0;
-            for (id, _) in jobs.iter().rev().take(WAVE) {
-                if state(&api, id).await.is_none_or(|d| !matches!(d["state"].as_str(), Some("SUCCEEDED" | "FAILED" | "CANCELLED"))) {
-                    n += 1;
-                }
+    let is_final = |d: &Value| matches!(d["state"].as_str(), Some("SUCCEEDED" | "FAILED" | "CANCELLED"));
+    let mut unfinished: HashSet<String> = HashSet::new();
+    while jobs.len() < JOBS || !unfinished.is_empty() {
+        assert!(Instant::now() < deadline, "jobs still unfinished after 15 minutes: {unfinished:?}");
+        let mut ended = Vec::new();
+        for id in &unfinished {
+            if state(&api, id).await.is_some_and(|d| is_final(&d)) {
+                ended.push(id.clone());
             }
-            n
-        };
-        if jobs.len() < JOBS && unfinished < WAVE / 2 {
+        }
+        for id in ended {
+            unfinished.remove(&id);
+        }
+        // Submit in waves, so that moto is loaded but not drowned.
+        if jobs.len() < JOBS && unfinished.len() < WAVE / 2 {
             for _ in 0..WAVE {
                 let request = if rng.below(5) == 0 { small.clone() } else { ft10.clone() };
-                jobs.push((submit(&api, &request).await, request));
+                let id = submit(&api, &request).await;
+                unfinished.insert(id.clone());
+                jobs.push((id, request));
             }
             // One queued job of each wave cancelled before it gets a task.
             let (id, _) = &jobs[jobs.len() - 1];
@@ -102,13 +107,12 @@ async fn every_job_ends_exactly_once_under_kills_interruptions_a_paused_control_
         }
         // Faults on running workers: a fifth of the jobs killed, a tenth
         // interrupted as Spot does; each job meets at most one of them.
-        let running = system.tasks.running().await;
-        if let Some((arn, pid)) = running.get(rng.below(running.len())).cloned()
-            && let Some(run_id) = run_id_of(pid)
-            && !hit.contains(&run_id)
-            && !cancelled.contains(&run_id)
-        {
-            if kills < JOBS / 5 && rng.below(2) == 0 {
+        for (arn, pid) in system.tasks.running().await {
+            let Some(run_id) = run_id_of(pid) else { continue };
+            if hit.contains(&run_id) || cancelled.contains(&run_id) || rng.below(3) != 0 {
+                continue;
+            }
+            if kills < JOBS / 5 && (interrupts >= JOBS / 10 || rng.below(3) != 0) {
                 if system.tasks.kill(&arn).await {
                     kills += 1;
                     hit.insert(run_id);
@@ -118,17 +122,7 @@ async fn every_job_ends_exactly_once_under_kills_interruptions_a_paused_control_
                 hit.insert(run_id);
             }
         }
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        pending = jobs.len() < JOBS || {
-            let mut any = false;
-            for (id, _) in &jobs {
-                if state(&api, id).await.is_none_or(|d| !matches!(d["state"].as_str(), Some("SUCCEEDED" | "FAILED" | "CANCELLED"))) {
-                    any = true;
-                    break;
-                }
-            }
-            any
-        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
     // Every job ended as it should.
@@ -167,6 +161,6 @@ async fn every_job_ends_exactly_once_under_kills_interruptions_a_paused_control_
         attempts - jobs.len() as u64,
         started.elapsed().as_secs_f64()
     );
-    assert!(kills >= JOBS / 10 && interrupts >= 3, "the faults were injected: {kills} kills, {interrupts} interruptions");
+    assert!(kills >= JOBS / 5 && interrupts >= JOBS / 20, "the faults were injected: {kills} kills, {interrupts} interruptions");
     system.shutdown().await;
 }

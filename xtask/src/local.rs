@@ -87,7 +87,7 @@ pub fn start() -> anyhow::Result<Local> {
     let port = free_port()?;
     step(&format!("starting the emulator (moto) on 127.0.0.1:{port}"));
     let moto_log = std::fs::File::create(work_dir.join("moto.log"))?;
-    let mut moto = Command::new(python::bin("moto_server")).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(moto_log.try_clone()?).stderr(moto_log).spawn()?;
+    let mut moto = Command::new(python::bin(python::MOTO_LAUNCHER)).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(moto_log.try_clone()?).stderr(moto_log).spawn()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() >= deadline {

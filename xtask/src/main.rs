@@ -1,4 +1,5 @@
 //! `cargo xtask <task>`: the project's chores, one module per task.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod build;
 mod demo;

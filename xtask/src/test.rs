@@ -7,6 +7,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--check"])).map_err(|e| e.context("`cargo fmt --all --check` found unformatted code: run `cargo fmt --all`"))?;
     run_checked(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])).map_err(|e| e.context("clippy found warnings"))?;
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace"]).args(args).env("MOTO_SERVER", python::bin("moto_server")).env("TOOLS_BIN", python::venv().join("bin"));
+    cmd.args(["test", "--workspace"]).args(args).env("MOTO_SERVER", python::bin(python::MOTO_LAUNCHER)).env("TOOLS_BIN", python::venv().join("bin"));
     run_checked(&mut cmd)
 }

@@ -51,20 +51,21 @@ where
     }
 }
 
-fn body_bytes(req: &LambdaFunctionUrlRequest) -> Result<Vec<u8>, LambdaFunctionUrlResponse> {
+/// The body, decoded and within the size limit, or the refusal to answer.
+fn body_bytes(req: &LambdaFunctionUrlRequest) -> Result<Vec<u8>, Box<LambdaFunctionUrlResponse>> {
     let body = req.body.as_deref().unwrap_or_default();
     // Base64 grows a body by 4/3: check the decoded size, but refuse early an
     // encoding that cannot decode to less than the limit.
     if body.len() > MAX_BODY_BYTES * 4 / 3 + 4 {
-        return Err(too_large(body.len()));
+        return Err(Box::new(too_large(body.len())));
     }
     let bytes = if req.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| error(400, "INVALID_BODY", format!("the body is marked base64 but does not decode ({e})")))?
+        base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| Box::new(error(400, "INVALID_BODY", format!("the body is marked base64 but does not decode ({e})"))))?
     } else {
         body.as_bytes().to_vec()
     };
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(too_large(bytes.len()));
+        return Err(Box::new(too_large(bytes.len())));
     }
     Ok(bytes)
 }
@@ -84,7 +85,7 @@ fn status_url(req: &LambdaFunctionUrlRequest, run_id: &RunId) -> String {
 async fn submit(api: &Api, req: &LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
     let body = match body_bytes(req) {
         Ok(b) => b,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut request = match JobRequest::from_slice(&body) {
         Ok(r) => r,

@@ -1,6 +1,8 @@
 //! The API handler, called with Function URL events in the official format,
 //! against real S3 and SQS in moto.
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use job_model::{JobShopResult, QueueMessage, RunId, State, StatusDoc, keys};
 use serde_json::{Value, json};

@@ -1,5 +1,6 @@
 //! The built-in job-shop solver: anytime search for a short makespan, with a
 //! proven lower bound, stoppable at any moment with the best schedule so far.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod bound;
 mod construct;

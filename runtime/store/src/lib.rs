@@ -2,6 +2,7 @@
 //! them. Status writes are conditional (`If-None-Match: *` to create,
 //! `If-Match: <etag>` to change), so two writers never silently overwrite
 //! each other: a lost race is re-read and decided again.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod aws;
 #[cfg(feature = "ecs")]

@@ -235,7 +235,7 @@ impl Store {
                 }
             }
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         let mut docs = Vec::new();
         for (_, run_id) in found.into_iter().take(limit) {
             if let Some((doc, _)) = self.read_status(&run_id).await? {

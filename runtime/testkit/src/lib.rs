@@ -1,6 +1,7 @@
 //! Test helpers. Every AWS behaviour a test relies on comes from a real moto
 //! server (`moto_server`, started here on a free 127.0.0.1 port), selected
 //! only through `AWS_ENDPOINT_URL` as in production.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use std::net::TcpListener;
@@ -21,9 +22,11 @@ fn moto_server_path() -> PathBuf {
     if let Some(p) = std::env::var_os("MOTO_SERVER") {
         return PathBuf::from(p);
     }
-    let venv = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/scheduling-solver/venv/bin/moto_server"));
+    // xtask's launcher (moto with its SQS list race fixed), else moto itself.
+    let venv = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/scheduling-solver/venv/bin"));
     match venv {
-        Some(p) if p.exists() => p,
+        Some(dir) if dir.join("moto_server_serialized").exists() => dir.join("moto_server_serialized"),
+        Some(dir) if dir.join("moto_server").exists() => dir.join("moto_server"),
         _ => PathBuf::from("moto_server"),
     }
 }

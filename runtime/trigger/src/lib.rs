@@ -7,6 +7,7 @@
 //! One task per attempt comes from the status document, not from RunTask's
 //! `clientToken` alone: the token lasts 24 hours on AWS and the emulator
 //! ignores it, while the conditional claim in S3 holds for ever.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backoff;
 mod config;

@@ -2,6 +2,8 @@
 //! RunTask answered by moto, or by a mocked transport for what moto cannot
 //! produce (throttling, capacity failures).
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use job_model::{Event, RunId, State, keys};

@@ -1,5 +1,6 @@
 //! The worker library: configuration, one job's life (`job`), the two modes,
 //! and the solvers it can run.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
 mod job;

@@ -30,7 +30,7 @@ async fn fetch(url: &str) -> std::io::Result<String> {
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
     let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("malformed HTTP response"))?;
-    if !head.split_whitespace().nth(1).is_some_and(|code| code == "200") {
+    if head.split_whitespace().nth(1) != Some("200") {
         return Err(std::io::Error::other(format!("metadata endpoint answered {}", head.lines().next().unwrap_or_default())));
     }
     Ok(body.to_owned())

@@ -1,6 +1,8 @@
 //! The worker binary run as ECS would run it, against moto: single-run,
 //! SIGTERM, polling, external solvers, and the whole pipeline from the API.
 
+#![allow(clippy::unwrap_used)] // a test states its expectations by unwrapping
+
 use job_model::{JobRequest, JobShopResult, RunId, State, StatusDoc, check_schedule, keys};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
