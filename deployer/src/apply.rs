@@ -4,6 +4,7 @@
 use crate::aws::Aws;
 use crate::config::Settings;
 use crate::discover::{self, Existing, Network};
+use crate::image::{self, Image};
 use crate::progress::ResourceProgress;
 use crate::stack::{self, Change, Planned};
 use crate::switch::{self, Mode, ServiceCounts};
@@ -15,6 +16,7 @@ use std::path::Path;
 pub struct PlanReport {
     pub stack: String,
     pub region: String,
+    pub image: Image,
     pub network: Network,
     pub adopted: Existing,
     pub changes: Option<Vec<Change>>,
@@ -28,6 +30,7 @@ pub struct DeployReport {
     pub changed: bool,
     pub changes: Vec<Change>,
     pub uploaded: Vec<String>,
+    pub image: Image,
     pub network: Network,
     pub adopted: Existing,
     pub api_url: Option<String>,
@@ -70,6 +73,7 @@ async fn roles(aws: &Aws, stack_name: &str) -> anyhow::Result<Vec<RoleInfo>> {
 struct Prepared {
     network: Network,
     adopted: Existing,
+    image: Image,
     params: BTreeMap<String, String>,
     uploaded: Vec<String>,
 }
@@ -81,9 +85,13 @@ async fn prepare(aws: &Aws, settings: &Settings, artifacts_dir: &Path, dry_run: 
         None => Vec::new(),
     };
     let adopted = discover::existing_outside_stack(aws, settings, &in_stack).await?;
+    // Before anything is uploaded or changed: a worker image that cannot be
+    // pulled is refused here, not found out at the first job.
+    let requested = settings.worker_image.clone().unwrap_or_else(|| image::default_image(aws, &settings.names.task_family));
+    let image = image::resolve(aws, &requested).await?;
     let uploaded = artifacts::upload(aws, &settings.names.stack, artifacts_dir, dry_run).await?;
-    let params = template::parameters(aws, settings, &network, &adopted, &uploaded);
-    Ok(Prepared { network, adopted, params, uploaded: uploaded.new })
+    let params = template::parameters(settings, &network, &adopted, &uploaded, &image.pinned);
+    Ok(Prepared { network, adopted, image, params, uploaded: uploaded.new })
 }
 
 pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str) -> anyhow::Result<PlanReport> {
@@ -96,7 +104,7 @@ pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template
             Some(changes)
         }
     };
-    Ok(PlanReport { stack: settings.names.stack.clone(), region: aws.region.clone(), network: p.network, adopted: p.adopted, changes })
+    Ok(PlanReport { stack: settings.names.stack.clone(), region: aws.region.clone(), image: p.image, network: p.network, adopted: p.adopted, changes })
 }
 
 pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str, quiet: bool) -> anyhow::Result<DeployReport> {
@@ -145,6 +153,7 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
         changed: changed || !trigger_env_fixed.is_empty() || !queue_fixed.is_empty(),
         changes,
         uploaded: p.uploaded,
+        image: p.image,
         network: p.network,
         adopted: p.adopted,
         api_url: switch::api_url(aws, names).await,
@@ -171,10 +180,17 @@ pub struct SwitchReport {
 /// that at no moment do both consume the queue.
 pub async fn rollback(aws: &Aws, settings: &Settings) -> anyhow::Result<SwitchReport> {
     let names = &settings.names;
+    // Both consumers checked before either is touched: a rollback with
+    // nothing to roll back to leaves the trigger on, not the queue unread.
+    anyhow::ensure!(
+        switch::service(aws, names).await?.is_some(),
+        "the legacy service {} is not in cluster {}: nothing to roll back to (the trigger stays on)",
+        names.service,
+        names.cluster
+    );
+    anyhow::ensure!(switch::mapping(aws, names).await?.is_some(), "no event source mapping for {} on {}: is the stack deployed?", names.trigger_function, names.queue);
     let trigger_state = switch::set_trigger(aws, names, false).await?;
-    anyhow::ensure!(trigger_state.is_some(), "no event source mapping for {} on {}: is the stack deployed?", names.trigger_function, names.queue);
     let legacy_service = switch::set_service(aws, names, 1).await?;
-    anyhow::ensure!(legacy_service.is_some(), "the legacy service {} is not in cluster {}: nothing to roll back to", names.service, names.cluster);
     let mapping = switch::mapping(aws, names).await?;
     Ok(SwitchReport { mode: switch::mode(mapping.as_ref(), legacy_service.as_ref()), trigger_state, legacy_service })
 }

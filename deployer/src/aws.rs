@@ -10,6 +10,7 @@ pub struct Aws {
     pub account: String,
     pub cfn: aws_sdk_cloudformation::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
     pub lambda: aws_sdk_lambda::Client,
@@ -18,13 +19,26 @@ pub struct Aws {
 }
 
 impl Aws {
-    pub async fn connect(profile: Option<&str>, region: Option<&str>) -> anyhow::Result<Self> {
+    /// The region comes from `flag_region`, else the SDK's own chain
+    /// (`AWS_REGION`, then the profile), else `config_region` (deploy.yaml).
+    pub async fn connect(profile: Option<&str>, flag_region: Option<&str>, config_region: Option<&str>) -> anyhow::Result<Self> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(p) = profile {
             loader = loader.profile_name(p);
         }
-        if let Some(r) = region {
+        if let Some(r) = flag_region {
             loader = loader.region(Region::new(r.to_owned()));
+        } else {
+            let mut from_profile = aws_config::profile::ProfileFileRegionProvider::builder();
+            if let Some(p) = profile {
+                from_profile = from_profile.profile_name(p);
+            }
+            let mut chain =
+                aws_config::meta::region::RegionProviderChain::first_try(aws_config::environment::EnvironmentVariableRegionProvider::new()).or_else(from_profile.build());
+            if let Some(r) = config_region {
+                chain = chain.or_else(Region::new(r.to_owned()));
+            }
+            loader = loader.region(chain);
         }
         let sdk = loader.load().await;
         let region = sdk.region().map(ToString::to_string).ok_or(DeployError::NoRegion)?;
@@ -35,6 +49,7 @@ impl Aws {
             region,
             cfn: aws_sdk_cloudformation::Client::new(&sdk),
             ec2: aws_sdk_ec2::Client::new(&sdk),
+            ecr: aws_sdk_ecr::Client::new(&sdk),
             ecs: job_store::aws::ecs_client(&sdk),
             iam: aws_sdk_iam::Client::new(&sdk),
             lambda: aws_sdk_lambda::Client::new(&sdk),

@@ -12,6 +12,7 @@ mod config;
 mod destroy;
 mod discover;
 mod errors;
+mod image;
 mod progress;
 mod report;
 mod stack;
@@ -38,6 +39,9 @@ struct Cli {
     /// AWS region (else AWS_REGION, the profile, or deploy.yaml)
     #[arg(long, global = true)]
     region: Option<String>,
+    /// The worker image (overrides worker.image; an image in this account's ECR is checked and pinned by digest)
+    #[arg(long, global = true, env = "DEPLOY_WORKER_IMAGE")]
+    image: Option<String>,
     /// Never prompt
     #[arg(long, global = true)]
     yes: bool,
@@ -96,9 +100,11 @@ fn print<T: std::fmt::Display + serde::Serialize>(json: bool, report: &T) -> any
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = config::Settings::load(&cli.config)?;
-    let region = cli.region.clone().or_else(|| settings.region.clone());
-    let aws = aws::Aws::connect(cli.profile.as_deref(), region.as_deref()).await?;
+    let mut settings = config::Settings::load(&cli.config)?;
+    if let Some(image) = &cli.image {
+        settings.worker_image = Some(image.clone());
+    }
+    let aws = aws::Aws::connect(cli.profile.as_deref(), cli.region.as_deref(), settings.region.as_deref()).await?;
     let template_body = match &cli.template {
         Some(path) => std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("failed to read template {}: {e}", path.display()))?,
         None => template::SOLVER_TEMPLATE.to_owned(),

@@ -50,6 +50,7 @@ impl Display for DeployReport {
         }
         writeln!(f, "queue:     {}", self.queue_url.as_deref().unwrap_or("?"))?;
         writeln!(f, "bucket:    {}", self.bucket)?;
+        writeln!(f, "image:     {}", describe_image(&self.image))?;
         writeln!(f, "network:   subnets {} / security groups {} (from {})", self.network.subnets.join(","), self.network.security_groups.join(","), self.network.source)?;
         if let Some(s) = &self.legacy_service {
             writeln!(f, "legacy:    desired {} running {}", s.desired, s.running)?;
@@ -61,8 +62,14 @@ impl Display for DeployReport {
     }
 }
 
+/// The image line: pinned and checked, or used as given.
+fn describe_image(image: &crate::image::Image) -> String {
+    if image.checked { format!("{} (found in ECR, pinned by digest)", image.pinned) } else { format!("{} (not in this account's ECR: not checked)", image.pinned) }
+}
+
 impl Display for PlanReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "image: {}", describe_image(&self.image))?;
         match &self.changes {
             None => writeln!(f, "no changes: stack {} in {} is up to date", self.stack, self.region),
             Some(changes) => {

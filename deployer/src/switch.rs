@@ -55,8 +55,12 @@ pub async fn mapping(aws: &Aws, names: &Names) -> anyhow::Result<Option<Mapping>
     }))
 }
 
+/// Enables or disables the trigger's mapping; no call when it already is.
 pub async fn set_trigger(aws: &Aws, names: &Names, enabled: bool) -> anyhow::Result<Option<String>> {
     let Some(m) = mapping(aws, names).await? else { return Ok(None) };
+    if m.state == if enabled { "Enabled" } else { "Disabled" } {
+        return Ok(Some(m.state));
+    }
     let out = aws.lambda.update_event_source_mapping().uuid(&m.uuid).enabled(enabled).send().await.map_err(|e| failed("lambda:UpdateEventSourceMapping", e))?;
     Ok(out.state().map(str::to_owned))
 }
@@ -77,9 +81,12 @@ pub async fn service(aws: &Aws, names: &Names) -> anyhow::Result<Option<ServiceC
     Ok(out.services().iter().find(|s| s.status() == Some("ACTIVE")).map(|s| ServiceCounts { desired: s.desired_count(), running: s.running_count(), pending: s.pending_count() }))
 }
 
+/// Sets the legacy service's desired count; no call when it already is.
 pub async fn set_service(aws: &Aws, names: &Names, desired: i32) -> anyhow::Result<Option<ServiceCounts>> {
-    if service(aws, names).await?.is_none() {
-        return Ok(None);
+    match service(aws, names).await? {
+        None => return Ok(None),
+        Some(s) if s.desired == desired => return Ok(Some(s)),
+        Some(_) => {}
     }
     aws.ecs.update_service().cluster(&names.cluster).service(&names.service).desired_count(desired).send().await.map_err(|e| failed("ecs:UpdateService", e))?;
     service(aws, names).await

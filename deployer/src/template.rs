@@ -2,16 +2,16 @@
 //! and the parameters computed for it.
 
 use crate::artifacts::Uploaded;
-use crate::aws::Aws;
 use crate::config::Settings;
 use crate::discover::{Existing, Network};
 use std::collections::BTreeMap;
 
 pub const SOLVER_TEMPLATE: &str = include_str!("../../stacks/solver.yaml");
 
-pub fn parameters(aws: &Aws, s: &Settings, network: &Network, existing: &Existing, uploaded: &Uploaded) -> BTreeMap<String, String> {
+/// `image` is the worker image as the task definition gets it (resolved and
+/// pinned by `image::resolve`).
+pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded: &Uploaded, image: &str) -> BTreeMap<String, String> {
     let n = &s.names;
-    let image = s.worker_image.clone().unwrap_or_else(|| format!("{}.dkr.ecr.{}.amazonaws.com/{}:latest", aws.account, aws.region, n.task_family));
     let yes_no = |b: bool| if b { "true" } else { "false" }.to_owned();
     BTreeMap::from([
         ("QueueName".into(), n.queue.clone()),
@@ -34,7 +34,7 @@ pub fn parameters(aws: &Aws, s: &Settings, network: &Network, existing: &Existin
         ("ApiCodeKey".into(), uploaded.api_key.clone()),
         ("TriggerCodeKey".into(), uploaded.trigger_key.clone()),
         ("Architecture".into(), s.architecture.clone()),
-        ("WorkerImage".into(), image),
+        ("WorkerImage".into(), image.to_owned()),
         ("WorkerCpu".into(), s.worker_cpu.to_string()),
         ("WorkerMemory".into(), s.worker_memory.to_string()),
         ("Subnets".into(), network.subnets.join(",")),

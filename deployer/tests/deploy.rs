@@ -16,6 +16,13 @@ struct Deployer {
 
 impl Deployer {
     fn new() -> Self {
+        let d = Self::without_image();
+        tokio::runtime::Runtime::new().unwrap().block_on(d.moto.push_image("solver-worker", "latest"));
+        d
+    }
+
+    /// An account where nobody pushed the worker image yet.
+    fn without_image() -> Self {
         let moto = Moto::start();
         let dir = std::env::temp_dir().join(testkit::unique("deploy-test"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -154,6 +161,13 @@ fn rollback_switches_to_polling_and_deploy_switches_back() {
     assert_eq!(back["mode"], "on-demand");
     assert_eq!(back["legacy_service"]["desired"], 0);
     assert_eq!(d.json(&["status"])["mode"], "on-demand");
+
+    // With no legacy service there is nothing to roll back to: the rollback
+    // is refused before the trigger is touched, so the queue stays consumed.
+    d.aws(&["ecs", "delete-service", "--cluster", "scheduling-solver-cluster", "--service", "solver-worker", "--force"]);
+    assert!(d.fails(&["rollback"]).contains("nothing to roll back to (the trigger stays on)"));
+    let mappings = d.aws(&["lambda", "list-event-source-mappings", "--function-name", "scheduling-solver-sqs-trigger"]);
+    assert_eq!(mappings["EventSourceMappings"][0]["State"], "Enabled");
 }
 
 #[test]
@@ -305,4 +319,29 @@ fn cancel_ends_a_waiting_job_and_says_why_it_cannot_cancel_others() {
     assert!(d.fails(&["cancel", "c1"]).contains("already ended CANCELLED"));
     assert!(d.fails(&["cancel", "nope"]).contains("no run nope"));
     assert!(d.fails(&["cancel", "../x"]).contains("is not a run id"));
+}
+
+#[test]
+fn the_worker_image_must_exist_and_is_pinned_by_digest() {
+    let d = Deployer::without_image();
+    let no_repo = d.fails(&[]);
+    assert!(no_repo.contains("cannot be pulled: ECR has no repository solver-worker") && no_repo.contains("cargo xtask deploy --image"), "{no_repo}");
+    d.aws(&["ecr", "create-repository", "--repository-name", "solver-worker"]);
+    let no_image = d.fails(&["plan"]);
+    assert!(no_image.contains("repository solver-worker has no such image"), "{no_image}");
+    let stacks = d.aws(&["cloudformation", "list-stacks"]);
+    assert!(stacks["StackSummaries"].as_array().is_none_or(Vec::is_empty), "nothing was created before the refusal: {stacks}");
+
+    let digest = tokio::runtime::Runtime::new().unwrap().block_on(d.moto.push_image("solver-worker", "v1"));
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/solver-worker:v1";
+    let report = d.json(&["--image", image]);
+    assert_eq!(report["image"]["requested"], image);
+    assert_eq!(report["image"]["checked"], true);
+    let pinned = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/solver-worker@{digest}");
+    assert_eq!(report["image"]["pinned"], pinned.as_str());
+    let def = d.aws(&["ecs", "describe-task-definition", "--task-definition", "solver-worker"]);
+    assert_eq!(def["taskDefinition"]["containerDefinitions"][0]["image"], pinned.as_str(), "the task definition runs the pushed image by digest");
+    // An image in another registry is used as given, and said to be unchecked.
+    let other = d.json(&["--image", "ghcr.io/acme/solver:1", "plan"]);
+    assert_eq!((other["image"]["checked"].as_bool(), other["image"]["pinned"].as_str()), (Some(false), Some("ghcr.io/acme/solver:1")));
 }

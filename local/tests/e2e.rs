@@ -17,6 +17,7 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     let moto = Moto::start();
     let bins = common::bin_dir();
     let dist = common::artifacts("local-e2e");
+    moto.push_image("solver-worker", "latest").await;
     assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
     let system = LocalSystem::start(Options::defaults(moto.endpoint.clone(), bins.clone(), dist.join("logs"))).await.unwrap();
     let api = system.api_addr.clone();

