@@ -57,6 +57,10 @@ pub struct RawWorker {
     pub architecture: Option<String>,
     /// Attempts a job gets when its tasks are lost (a request may ask for its own).
     pub max_attempts: Option<u32>,
+    /// `on-demand`, `spot` or `spot-first` (the default).
+    pub capacity: Option<String>,
+    /// Spot interruptions after which a spot-first job goes on-demand.
+    pub spot_interruptions_max: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,7 +109,19 @@ pub struct Settings {
     pub max_concurrency: u32,
     pub max_receive_count: u32,
     pub max_attempts: u32,
+    pub capacity: job_model::CapacityPolicy,
+    pub spot_interruptions_max: u32,
     pub log_retention_days: u32,
+}
+
+impl Settings {
+    pub fn capacity_name(&self) -> &'static str {
+        match self.capacity {
+            job_model::CapacityPolicy::OnDemand => "on-demand",
+            job_model::CapacityPolicy::Spot => "spot",
+            job_model::CapacityPolicy::SpotFirst => "spot-first",
+        }
+    }
 }
 
 /// Fargate's valid CPU units, and the memory (MiB) range each allows.
@@ -167,6 +183,17 @@ impl Settings {
         if !(1..=job_model::lifecycle::MAX_ATTEMPTS_CAP).contains(&max_attempts) {
             return Err(format!("worker.max_attempts {max_attempts}: use 1 to {}", job_model::lifecycle::MAX_ATTEMPTS_CAP));
         }
+        let capacity = match raw.worker.capacity.as_deref() {
+            None => job_model::CapacityPolicy::SpotFirst,
+            Some(c) => job_model::CapacityPolicy::parse(c).ok_or_else(|| format!("worker.capacity {c:?}: use {}", job_model::CapacityPolicy::NAMES))?,
+        };
+        if capacity != job_model::CapacityPolicy::OnDemand && architecture == "arm64" {
+            return Err("worker.capacity spot and spot-first need worker.architecture x86_64: Fargate Spot runs no arm64 tasks (set capacity: on-demand to keep arm64)".into());
+        }
+        let spot_interruptions_max = raw.worker.spot_interruptions_max.unwrap_or(1);
+        if spot_interruptions_max > 100 {
+            return Err(format!("worker.spot_interruptions_max {spot_interruptions_max}: use 0 to 100"));
+        }
         Ok(Self {
             region: raw.region,
             names: Names {
@@ -194,6 +221,8 @@ impl Settings {
             max_concurrency,
             max_receive_count: raw.trigger.max_receive_count.unwrap_or(10),
             max_attempts,
+            capacity,
+            spot_interruptions_max,
             log_retention_days: raw.log_retention_days.unwrap_or(30),
         })
     }
@@ -244,6 +273,10 @@ mod tests {
         assert!(e.contains("line 3") && e.contains("queues"), "{e}");
         let e = load("worker:\n  cpu: 1000\n").unwrap_err().to_string();
         assert!(e.contains("worker.cpu"), "{e}");
+        let e = load("worker:\n  architecture: arm64\n").unwrap_err().to_string();
+        assert!(e.contains("Fargate Spot runs no arm64") && e.contains("capacity: on-demand"), "arm64 with the spot-first default: {e}");
+        assert_eq!(load("worker:\n  architecture: arm64\n  capacity: on-demand\n").unwrap().capacity, job_model::CapacityPolicy::OnDemand);
+        assert!(load("worker:\n  capacity: cheap\n").unwrap_err().to_string().contains("worker.capacity"));
         let e = load("api:\n  cors_origins: [x]\n").unwrap_err().to_string();
         assert!(e.contains("api.public"), "{e}");
         let e = load("names:\n  bucket: Bad_Name\n").unwrap_err().to_string();

@@ -38,7 +38,7 @@ fn parse_ecr(image: &str) -> Option<EcrRef<'_>> {
     let (registry, path) = image.split_once('/')?;
     let mut host = registry.split('.');
     let (account, dkr, ecr, region) = (host.next()?, host.next()?, host.next()?, host.next()?);
-    if dkr != "dkr" || ecr != "ecr" || !host.next().is_some_and(|d| d == "amazonaws") || account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    if dkr != "dkr" || ecr != "ecr" || host.next() != Some("amazonaws") || account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let (repository, tag, digest) = match path.split_once('@') {

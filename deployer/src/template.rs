@@ -20,6 +20,8 @@ pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded
         ("AdoptDeadLetterQueue".into(), yes_no(existing.dead_letter_queue.is_some())),
         ("MaxReceiveCount".into(), s.max_receive_count.to_string()),
         ("MaxAttempts".into(), s.max_attempts.to_string()),
+        ("WorkerCapacity".into(), s.capacity_name().into()),
+        ("SpotInterruptionsMax".into(), s.spot_interruptions_max.to_string()),
         ("TriggerFunctionName".into(), n.trigger_function.clone()),
         ("ApiFunctionName".into(), n.api_function.clone()),
         ("ClusterName".into(), n.cluster.clone()),

@@ -100,7 +100,8 @@ async fn submit(api: &Api, req: &LambdaFunctionUrlRequest) -> LambdaFunctionUrlR
     // nothing and answers 409. A client's retry of a submission whose answer
     // was lost gets that 409 with the job safe.
     let input = serde_json::to_vec(&request).expect("a request serialises");
-    let status = StatusDoc::queued(run_id.clone(), job_store::now()).with_limits(request.time_limit_s, request.max_attempts.unwrap_or(api.max_attempts));
+    let status =
+        StatusDoc::queued(run_id.clone(), job_store::now()).with_limits(request.time_limit_s, request.max_attempts.unwrap_or(api.max_attempts)).with_capacity(request.capacity);
     match api.store.read_status(&run_id).await {
         Ok(Some(_)) => return run_id_taken(&run_id),
         Ok(None) => {}

@@ -7,6 +7,7 @@
 //! trigger, the worker and the deployer agree by construction.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod capacity;
 pub mod check;
 pub mod error;
 pub mod jobshop;
@@ -17,6 +18,7 @@ pub mod request;
 pub mod run_id;
 pub mod status;
 
+pub use capacity::{Capacity, CapacityPolicy};
 pub use check::{CheckError, check_schedule};
 pub use error::ErrorInfo;
 pub use jobshop::{JobShop, JobShopResult, Operation, ScheduledOp, SolverInfo};

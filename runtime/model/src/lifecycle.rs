@@ -47,9 +47,10 @@ pub fn deadline_for(started: OffsetDateTime, time_limit_s: f64) -> OffsetDateTim
 pub enum Event {
     /// A trigger takes the launch of the current attempt.
     Claim,
-    /// RunTask started `task_arn` for the current attempt.
+    /// RunTask started `task_arn` for the current attempt, on `capacity`.
     Launched {
         task_arn: String,
+        capacity: Option<crate::Capacity>,
     },
     /// RunTask did not start a task: wait `retry_in` and try again, or (None)
     /// it never will, and the job fails.
@@ -136,7 +137,7 @@ impl StatusDoc {
                 State::Running => return Err(Refusal::AlreadyLaunched(self.task_arn.clone().unwrap_or_default())),
                 _ => return Err(Refusal::NotApplicable(self.state)),
             },
-            Event::Launched { task_arn } => {
+            Event::Launched { task_arn, capacity } => {
                 if !launching {
                     return match &self.task_arn {
                         Some(arn) if arn == task_arn => Ok(self.clone()),
@@ -151,6 +152,7 @@ impl StatusDoc {
                 let record = next.current_attempt_mut();
                 record.task_arn = Some(task_arn.clone());
                 record.launched_at = Some(now);
+                record.capacity = *capacity;
             }
             Event::LaunchFailed { error, retry_in } => {
                 if !launching {
@@ -289,7 +291,7 @@ impl StatusDoc {
 
     fn current_attempt_mut(&mut self) -> &mut Attempt {
         if self.attempts.last().is_none_or(|a| a.attempt != self.attempt) {
-            self.attempts.push(Attempt { attempt: self.attempt, task_arn: None, launched_at: None, started_at: None, ended_at: None, ran_s: None, end: None });
+            self.attempts.push(Attempt { attempt: self.attempt, task_arn: None, launched_at: None, started_at: None, ended_at: None, ran_s: None, end: None, capacity: None });
         }
         self.attempts.last_mut().expect("just pushed")
     }

@@ -22,6 +22,10 @@ pub struct JobRequest {
     /// `lifecycle::MAX_ATTEMPTS_CAP`); the deploy's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    /// `on-demand`, `spot` or `spot-first`, within what the deploy allows;
+    /// the deploy's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::CapacityPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,7 +46,7 @@ impl RequestError {
     }
 }
 
-const KNOWN_FIELDS: [&str; 4] = ["problem", "time_limit_s", "run_id", "max_attempts"];
+const KNOWN_FIELDS: [&str; 5] = ["problem", "time_limit_s", "run_id", "max_attempts", "capacity"];
 
 impl JobRequest {
     pub fn from_slice(body: &[u8]) -> Result<Self, RequestError> {
@@ -86,7 +90,15 @@ impl JobRequest {
                     .ok_or_else(|| RequestError::new("INVALID_FIELD", "max_attempts", format!("expected a whole number from 1 to {cap}, found {v}")))?,
             ),
         };
-        let request = Self { problem, time_limit_s, run_id, max_attempts };
+        let capacity = match obj.remove("capacity") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_str()
+                    .and_then(crate::CapacityPolicy::parse)
+                    .ok_or_else(|| RequestError::new("INVALID_FIELD", "capacity", format!("expected {}, found {v}", crate::CapacityPolicy::NAMES)))?,
+            ),
+        };
+        let request = Self { problem, time_limit_s, run_id, max_attempts, capacity };
         request.jobshop()?;
         Ok(request)
     }
@@ -209,6 +221,7 @@ mod tests {
             assert_eq!(field_of(&body), ("run_id".into(), "INVALID_RUN_ID"), "{id}");
         }
         assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","format":"orlib","text":"2 2\n0 1 1 1\n"}}"#).0, "problem.text line 3");
+        assert_eq!(field_of(r#"{"problem":{"kind":"jobshop","jobs":[[{"machine":0,"duration":1}]]},"capacity":"cheap"}"#), ("capacity".into(), "INVALID_FIELD"));
         for n in ["0", "11", "1.5", "\"3\""] {
             let body = format!(r#"{{"problem":{{"kind":"jobshop","jobs":[[{{"machine":0,"duration":1}}]]}},"max_attempts":{n}}}"#);
             assert_eq!(field_of(&body), ("max_attempts".into(), "INVALID_FIELD"), "{n}");

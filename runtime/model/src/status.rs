@@ -75,6 +75,9 @@ pub struct Attempt {
     pub ran_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<ErrorInfo>,
+    /// Fargate capacity it ran on (on-demand or Spot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::Capacity>,
 }
 
 fn default_max_attempts() -> u32 {
@@ -100,6 +103,9 @@ pub struct StatusDoc {
     pub max_attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_limit_s: Option<f64>,
+    /// The capacity the request asked for (the deploy's when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::CapacityPolicy>,
     /// Solving time of the attempts that ended without ending the job.
     #[serde(default)]
     pub solved_s: f64,
@@ -140,6 +146,7 @@ impl StatusDoc {
             result_key: None,
             max_attempts: crate::lifecycle::DEFAULT_MAX_ATTEMPTS,
             time_limit_s: None,
+            capacity: None,
             solved_s: 0.0,
             attempts: Vec::new(),
             cancel_requested: false,
@@ -155,6 +162,12 @@ impl StatusDoc {
     pub fn with_limits(mut self, time_limit_s: f64, max_attempts: u32) -> Self {
         self.time_limit_s = Some(time_limit_s);
         self.max_attempts = max_attempts.clamp(1, crate::lifecycle::MAX_ATTEMPTS_CAP);
+        self
+    }
+
+    /// The capacity the request asked for.
+    pub fn with_capacity(mut self, capacity: Option<crate::CapacityPolicy>) -> Self {
+        self.capacity = capacity;
         self
     }
 

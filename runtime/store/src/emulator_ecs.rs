@@ -5,8 +5,13 @@
 //! definitions have integers), and the SDK then refuses the whole response
 //! ("type mismatch: expected string"). For a
 //! plain-`http://` endpoint only (an emulator; AWS is always HTTPS), the
-//! responses are rewritten to the API's types before the SDK reads them. The
-//! AWS path uses the SDK's own client, untouched.
+//! responses are rewritten to the API's types before the SDK reads them.
+//!
+//! moto also runs a task only with `launchType: FARGATE`: a RunTask with a
+//! capacity provider strategy (Fargate Spot) fails there with an HTTP 500
+//! ("No instances found"), since it takes any other launch for EC2. To the
+//! emulator, such a request also says `launchType: FARGATE` (it ignores the
+//! strategy). The AWS path uses the SDK's own client, untouched.
 
 use aws_config::SdkConfig;
 use aws_sdk_ecs::config::http::HttpResponse;
@@ -43,7 +48,13 @@ struct EmulatorConnector {
 }
 
 impl HttpConnector for EmulatorConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+    fn call(&self, mut request: HttpRequest) -> HttpConnectorFuture {
+        if request.headers().get("x-amz-target").is_some_and(|t| t.ends_with(".RunTask"))
+            && let Some(body) = request.body().bytes().and_then(fargate_for_capacity_providers)
+        {
+            request.headers_mut().insert("content-length", body.len().to_string());
+            *request.body_mut() = SdkBody::from(body);
+        }
         let call = self.inner.call(request);
         HttpConnectorFuture::new(async move {
             let mut response: HttpResponse = call.await?;
@@ -53,6 +64,18 @@ impl HttpConnector for EmulatorConnector {
             Ok(response)
         })
     }
+}
+
+/// A RunTask body with a capacity provider strategy and no launch type, with
+/// `launchType: FARGATE` added; `None` for any other body.
+fn fargate_for_capacity_providers(body: &[u8]) -> Option<Vec<u8>> {
+    let mut doc = serde_json::from_slice::<Value>(body).ok()?;
+    let map = doc.as_object_mut()?;
+    if !map.contains_key("capacityProviderStrategy") || map.contains_key("launchType") {
+        return None;
+    }
+    map.insert("launchType".into(), Value::String("FARGATE".into()));
+    serde_json::to_vec(&doc).ok()
 }
 
 /// `cpu`, `memory` and `memoryReservation` as strings anywhere but in
@@ -97,5 +120,14 @@ mod tests {
         assert_eq!(out["taskDefinition"]["memory"], "2048");
         assert_eq!(out["taskDefinition"]["containerDefinitions"][0]["memory"], 2048, "container definitions keep integers");
         assert_eq!(super::stringify_container_numbers(b"not json"), b"not json");
+    }
+
+    #[test]
+    fn a_spot_run_task_also_says_fargate_to_the_emulator() {
+        let spot = br#"{"cluster":"c","capacityProviderStrategy":[{"capacityProvider":"FARGATE_SPOT","weight":1}]}"#;
+        let out: serde_json::Value = serde_json::from_slice(&super::fargate_for_capacity_providers(spot).unwrap()).unwrap();
+        assert_eq!(out["launchType"], "FARGATE");
+        assert_eq!(out["capacityProviderStrategy"][0]["capacityProvider"], "FARGATE_SPOT");
+        assert_eq!(super::fargate_for_capacity_providers(br#"{"cluster":"c","launchType":"FARGATE"}"#), None);
     }
 }

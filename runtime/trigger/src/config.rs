@@ -23,6 +23,12 @@ pub struct Config {
     pub max_receive_count: Option<u32>,
     /// Attempts for jobs whose request does not say (`MAX_ATTEMPTS`).
     pub max_attempts: u32,
+    /// Fargate capacity for jobs whose request does not say (`CAPACITY`:
+    /// on-demand, spot or spot-first), and the bound on what they may ask.
+    pub capacity: job_model::CapacityPolicy,
+    /// Spot interruptions after which a `spot-first` job goes on-demand
+    /// (`SPOT_INTERRUPTIONS_MAX`).
+    pub max_spot_interruptions: u32,
 }
 
 impl Config {
@@ -42,6 +48,8 @@ impl Config {
             queue_url: None,
             max_receive_count: None,
             max_attempts: job_model::lifecycle::DEFAULT_MAX_ATTEMPTS,
+            capacity: job_model::CapacityPolicy::OnDemand,
+            max_spot_interruptions: 1,
         }
     }
 
@@ -67,6 +75,16 @@ impl Config {
         config.max_receive_count = env::number("MAX_RECEIVE_COUNT", 1, 1000)?;
         if let Some(n) = env::number("MAX_ATTEMPTS", 1, job_model::lifecycle::MAX_ATTEMPTS_CAP)? {
             config.max_attempts = n;
+        }
+        if let Some(raw) = env::optional("CAPACITY") {
+            config.capacity = job_model::CapacityPolicy::parse(&raw).ok_or_else(|| EnvError::Malformed {
+                name: "CAPACITY",
+                value: raw,
+                hint: format!("expected {}", job_model::CapacityPolicy::NAMES).into(),
+            })?;
+        }
+        if let Some(n) = env::number("SPOT_INTERRUPTIONS_MAX", 0, 100)? {
+            config.max_spot_interruptions = n;
         }
         Ok(config)
     }

@@ -4,8 +4,8 @@
 
 use crate::Trigger;
 use aws_sdk_ecs::error::ProvideErrorMetadata;
-use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, ContainerOverride, KeyValuePair, LaunchType, NetworkConfiguration, TaskOverride};
-use job_model::{ErrorInfo, RunId};
+use aws_sdk_ecs::types::{AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, KeyValuePair, LaunchType, NetworkConfiguration, TaskOverride};
+use job_model::{Capacity, ErrorInfo, RunId};
 use sha2::{Digest, Sha256};
 
 pub const STARTED_BY_DEFAULT: &str = "scheduling-solver-sqs-trigger";
@@ -45,7 +45,20 @@ fn env(name: &str, value: &str) -> KeyValuePair {
 }
 
 impl Trigger {
-    pub(crate) async fn run_task(&self, run_id: &RunId, attempt: u32, launch: u32) -> Result<String, LaunchError> {
+    /// RunTask on `capacity`; a Spot launch that fails for any reason but
+    /// throttling (no Spot capacity, a cluster without the Spot provider) is
+    /// made again at once on-demand, so no job waits for Spot.
+    pub(crate) async fn run_task_with_fallback(&self, run_id: &RunId, attempt: u32, launch: u32, capacity: Capacity) -> Result<(String, Capacity), LaunchError> {
+        match self.run_task(run_id, attempt, launch, capacity).await {
+            Err(LaunchError::Transient(e) | LaunchError::Permanent(e)) if capacity == Capacity::Spot && e.code != "ThrottlingException" => {
+                tracing::warn!(%run_id, attempt, "no Spot launch ({e}): launching on-demand");
+                self.run_task(run_id, attempt, launch, Capacity::OnDemand).await.map(|arn| (arn, Capacity::OnDemand))
+            }
+            other => other.map(|arn| (arn, capacity)),
+        }
+    }
+
+    pub(crate) async fn run_task(&self, run_id: &RunId, attempt: u32, launch: u32, capacity: Capacity) -> Result<String, LaunchError> {
         let c = &self.config;
         let network = AwsVpcConfiguration::builder()
             .set_subnets(Some(c.subnets.clone()))
@@ -54,17 +67,33 @@ impl Trigger {
             .build()
             .map_err(|e| LaunchError::Permanent(ErrorInfo::new("INVALID_NETWORK", e.to_string())))?;
         let overrides = TaskOverride::builder()
-            .container_overrides(ContainerOverride::builder().name(&c.container).environment(env("RUN_ID", run_id.as_str())).environment(env("SINGLE_RUN_MODE", "true")).build())
+            .container_overrides(
+                ContainerOverride::builder()
+                    .name(&c.container)
+                    .environment(env("RUN_ID", run_id.as_str()))
+                    .environment(env("SINGLE_RUN_MODE", "true"))
+                    // What the task runs on, for its logs (and for the local
+                    // plane, whose emulator records no capacity provider).
+                    .environment(env("CAPACITY", capacity.as_str()))
+                    .build(),
+            )
             .build();
-        let result = self
-            .ecs
-            .run_task()
-            .cluster(&c.cluster)
-            .task_definition(&c.task_definition)
-            .launch_type(LaunchType::Fargate)
+        let request = self.ecs.run_task().cluster(&c.cluster).task_definition(&c.task_definition);
+        let request = match capacity {
+            Capacity::OnDemand => request.launch_type(LaunchType::Fargate),
+            Capacity::Spot => request.capacity_provider_strategy(
+                CapacityProviderStrategyItem::builder()
+                    .capacity_provider("FARGATE_SPOT")
+                    .weight(1)
+                    .build()
+                    .map_err(|e| LaunchError::Permanent(ErrorInfo::new("INVALID_CAPACITY", e.to_string())))?,
+            ),
+        };
+        let result = request
             .count(1)
             .started_by(&c.started_by)
-            .client_token(idempotency_token(run_id, attempt, launch))
+            // The capacity is part of the token: a fallback is a new request.
+            .client_token(idempotency_token(run_id, attempt, launch * 2 + u32::from(capacity == Capacity::OnDemand)))
             .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build())
             .overrides(overrides)
             .send()

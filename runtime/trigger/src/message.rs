@@ -91,7 +91,7 @@ impl Trigger {
         let create = || {
             let doc = StatusDoc::queued(run_id.clone(), job_store::now());
             match &inline {
-                Some(r) => doc.with_limits(r.time_limit_s, r.max_attempts.unwrap_or(self.config.max_attempts)),
+                Some(r) => doc.with_limits(r.time_limit_s, r.max_attempts.unwrap_or(self.config.max_attempts)).with_capacity(r.capacity),
                 None => doc,
             }
         };
@@ -105,10 +105,12 @@ impl Trigger {
             Applied::NotFound => return Err(format!("the status of {run_id} vanished")),
         };
 
-        match self.run_task(run_id, claimed.attempt, claimed.launches).await {
-            Ok(arn) => {
-                self.store.apply(run_id, &Event::Launched { task_arn: arn.clone() }).await.map_err(|e| e.to_string())?;
-                Ok(Outcome::Done(format!("{run_id} attempt {} started as {arn}", claimed.attempt)))
+        let policy = claimed.capacity.map_or(self.config.capacity, |asked| asked.within(self.config.capacity));
+        let capacity = job_model::capacity::for_next_attempt(&claimed, policy, self.config.max_spot_interruptions);
+        match self.run_task_with_fallback(run_id, claimed.attempt, claimed.launches, capacity).await {
+            Ok((arn, capacity)) => {
+                self.store.apply(run_id, &Event::Launched { task_arn: arn.clone(), capacity: Some(capacity) }).await.map_err(|e| e.to_string())?;
+                Ok(Outcome::Done(format!("{run_id} attempt {} started on {} as {arn}", claimed.attempt, capacity.as_str())))
             }
             Err(LaunchError::Transient(error)) => {
                 // Recorded in the status (still STARTING, the claim released)

@@ -435,3 +435,61 @@ fn a_missing_variable_is_a_start_up_error_naming_it() {
     assert!(stderr.contains("ECS_CLUSTER"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+fn spot_first(env: &Env, ecs: &EcsSetup) -> Config {
+    let mut c = config(env, ecs);
+    c.capacity = job_model::CapacityPolicy::SpotFirst;
+    c
+}
+
+#[tokio::test]
+async fn spot_first_launches_on_spot_then_on_demand_after_an_interruption() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let trigger = Trigger::new(spot_first(&env, &ecs), env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let run_id = submit(&env, "job-spot").await;
+    assert_eq!(failures(&trigger.handle_batch(batch(&env).await).await), 0);
+    let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
+    assert_eq!(doc.attempts[0].capacity, Some(job_model::Capacity::Spot), "{doc:?}");
+    let task = env.tasks(&ecs.cluster).await.remove(0);
+    assert!(env_of(&task).contains(&("CAPACITY".into(), "spot".into())));
+
+    // Spot takes the task back: the next attempt goes on-demand.
+    let arn = doc.task_arn.clone().unwrap();
+    let mut event = testkit::task_stopped_event(&arn, Some("job-spot"), 143);
+    event["detail"]["stopCode"] = "SpotInterruption".into();
+    event["detail"]["stoppedReason"] = "Your Spot Task was interrupted.".into();
+    trigger.handle(event).await.unwrap();
+    let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
+    assert_eq!((doc.state, doc.attempt, doc.attempts[0].end.as_ref().map(|e| e.code.as_str())), (State::Starting, 2, Some("SPOT_INTERRUPTION")));
+    let wake = serde_json::json!({"Records": [{"messageId": "w", "receiptHandle": "h", "body": r#"{"run_id":"job-spot"}"#,
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
+        "eventSourceARN": testkit::queue_arn(&env.sqs, &env.queue_url).await, "awsRegion": testkit::REGION}]});
+    assert_eq!(failures(&trigger.handle_batch(serde_json::from_value(wake).unwrap()).await), 0);
+    let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
+    assert_eq!(doc.attempts[1].capacity, Some(job_model::Capacity::OnDemand), "{doc:?}");
+}
+
+#[tokio::test]
+async fn no_spot_capacity_falls_back_to_on_demand_at_once() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let no_spot =
+        mock!(aws_sdk_ecs::Client::run_task).match_requests(|r| r.capacity_provider_strategy().iter().any(|s| s.capacity_provider() == "FARGATE_SPOT")).then_output(|| {
+            aws_sdk_ecs::operation::run_task::RunTaskOutput::builder()
+                .failures(aws_sdk_ecs::types::Failure::builder().reason("Capacity is unavailable at this time. Please try again later or in a different availability zone").build())
+                .build()
+        });
+    let on_demand = mock!(aws_sdk_ecs::Client::run_task).match_requests(|r| r.launch_type() == Some(&aws_sdk_ecs::types::LaunchType::Fargate)).then_output(|| {
+        aws_sdk_ecs::operation::run_task::RunTaskOutput::builder()
+            .tasks(aws_sdk_ecs::types::Task::builder().task_arn("arn:aws:ecs:us-east-1:123456789012:task/c/od1").build())
+            .build()
+    });
+    let mocked = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&no_spot, &on_demand]);
+    let trigger = Trigger::new(spot_first(&env, &ecs), env.s3.clone(), mocked, env.sqs.clone());
+    let run_id = submit(&env, "job-nospot").await;
+    assert_eq!(failures(&trigger.handle_batch(batch(&env).await).await), 0, "no retry, no wait");
+    let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
+    assert_eq!((doc.task_arn.as_deref(), doc.attempts[0].capacity), (Some("arn:aws:ecs:us-east-1:123456789012:task/c/od1"), Some(job_model::Capacity::OnDemand)));
+    assert_eq!((no_spot.num_calls(), on_demand.num_calls()), (1, 1));
+}

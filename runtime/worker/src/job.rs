@@ -68,7 +68,9 @@ impl JobContext {
             None
         });
         let started = Event::Started { task_arn: self.task_arn.clone(), takeover: mode == Mode::Polling, checkpoint: checkpoint.is_some() };
-        let create = || StatusDoc::queued(run_id.clone(), job_store::now()).with_limits(request.time_limit_s, request.max_attempts.unwrap_or(self.max_attempts));
+        let create = || {
+            StatusDoc::queued(run_id.clone(), job_store::now()).with_limits(request.time_limit_s, request.max_attempts.unwrap_or(self.max_attempts)).with_capacity(request.capacity)
+        };
         let doc = match self.store.apply_or_create(run_id, &started, create).await? {
             Applied::Written(doc) if doc.state == State::Running => doc,
             Applied::Written(doc) => return Ok(JobEnd::Finished(doc.state)),

@@ -21,7 +21,7 @@ fn run(doc: &StatusDoc, events: &[(i64, Event)]) -> StatusDoc {
 }
 
 fn launched() -> StatusDoc {
-    run(&queued(), &[(1, Event::Claim), (2, Event::Launched { task_arn: "t1".into() })])
+    run(&queued(), &[(1, Event::Claim), (2, Event::Launched { task_arn: "t1".into(), capacity: None })])
 }
 
 fn running() -> StatusDoc {
@@ -52,8 +52,8 @@ fn events() -> Vec<Event> {
     let p = Some(Progress { best_objective: Some(5), lower_bound: Some(4), elapsed_s: 1.0 });
     let mut all = vec![
         Event::Claim,
-        Event::Launched { task_arn: "t1".into() },
-        Event::Launched { task_arn: "t9".into() },
+        Event::Launched { task_arn: "t1".into(), capacity: None },
+        Event::Launched { task_arn: "t9".into(), capacity: None },
         Event::LaunchFailed { error: err("THROTTLED"), retry_in: Some(Duration::seconds(30)) },
         Event::LaunchFailed { error: err("AccessDeniedException"), retry_in: None },
         Event::Heartbeat { progress: p.clone() },
@@ -157,7 +157,11 @@ fn a_lost_task_starts_a_new_attempt_until_none_is_left() {
             let s = i64::from(attempt) * 20;
             d = run(
                 &d,
-                &[(s + 1, Event::Claim), (s + 2, Event::Launched { task_arn: t.clone() }), (s + 3, Event::Started { task_arn: Some(t), takeover: false, checkpoint: false })],
+                &[
+                    (s + 1, Event::Claim),
+                    (s + 2, Event::Launched { task_arn: t.clone(), capacity: None }),
+                    (s + 3, Event::Started { task_arn: Some(t), takeover: false, checkpoint: false }),
+                ],
             );
         }
     }
@@ -180,11 +184,24 @@ fn a_stop_event_of_an_older_task_changes_nothing() {
 #[test]
 fn the_time_already_solved_counts_and_a_spent_limit_ends_with_the_checkpoint() {
     let d = queued().with_limits(10.0, 3);
-    let d = run(&d, &[(1, Event::Claim), (2, Event::Launched { task_arn: "t1".into() }), (3, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false })]);
+    let d = run(
+        &d,
+        &[
+            (1, Event::Claim),
+            (2, Event::Launched { task_arn: "t1".into(), capacity: None }),
+            (3, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }),
+        ],
+    );
     let d = d.apply(&Event::TaskStopped { task_arn: Some("t1".into()), error: err("SPOT_INTERRUPTION"), checkpoint: true }, at(9)).unwrap();
     assert_eq!((d.state, d.remaining_s()), (State::Starting, Some(4.0)));
-    let d =
-        run(&d, &[(30, Event::Claim), (31, Event::Launched { task_arn: "t2".into() }), (32, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true })]);
+    let d = run(
+        &d,
+        &[
+            (30, Event::Claim),
+            (31, Event::Launched { task_arn: "t2".into(), capacity: None }),
+            (32, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true }),
+        ],
+    );
     let d = d.apply(&Event::TaskStopped { task_arn: Some("t2".into()), error: err("TASK_STOPPED"), checkpoint: true }, at(37)).unwrap();
     assert_eq!((d.state, d.result_key.as_deref(), d.error.as_ref()), (State::Succeeded, Some("jobs/r1/result.json"), None));
     assert!(d.ends_from_checkpoint(&Event::TaskStopped { task_arn: Some("t2".into()), error: err("TASK_STOPPED"), checkpoint: true }));
@@ -205,7 +222,8 @@ fn cancel_ends_a_waiting_job_at_once_and_asks_a_running_one() {
     assert_eq!((stopped.state, stopped.result_key.as_deref()), (State::Cancelled, Some("jobs/r1/result.json")));
     // A launch claimed before the cancel: the task is told at its start.
     let claimed = queued().apply(&Event::Claim, at(1)).unwrap().apply(&Event::CancelRequested { checkpoint: false }, at(2)).unwrap();
-    let started = run(&claimed, &[(3, Event::Launched { task_arn: "t1".into() }), (4, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false })]);
+    let started =
+        run(&claimed, &[(3, Event::Launched { task_arn: "t1".into(), capacity: None }), (4, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false })]);
     assert_eq!(started.state, State::Cancelled);
 }
 
