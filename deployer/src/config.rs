@@ -21,7 +21,16 @@ pub struct RawConfig {
     pub api: RawApi,
     #[serde(default)]
     pub trigger: RawTrigger,
+    #[serde(default)]
+    pub limits: RawLimits,
     pub log_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Worker tasks running at once at most (0: no cap).
+    pub max_running_tasks: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +120,7 @@ pub struct Settings {
     pub max_attempts: u32,
     pub capacity: job_model::CapacityPolicy,
     pub spot_interruptions_max: u32,
+    pub max_running_tasks: u32,
     pub log_retention_days: u32,
 }
 
@@ -223,6 +233,7 @@ impl Settings {
             max_attempts,
             capacity,
             spot_interruptions_max,
+            max_running_tasks: raw.limits.max_running_tasks.unwrap_or(20),
             log_retention_days: raw.log_retention_days.unwrap_or(30),
         })
     }

@@ -22,6 +22,7 @@ pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded
         ("MaxAttempts".into(), s.max_attempts.to_string()),
         ("WorkerCapacity".into(), s.capacity_name().into()),
         ("SpotInterruptionsMax".into(), s.spot_interruptions_max.to_string()),
+        ("MaxRunningTasks".into(), s.max_running_tasks.to_string()),
         ("TriggerFunctionName".into(), n.trigger_function.clone()),
         ("ApiFunctionName".into(), n.api_function.clone()),
         ("ClusterName".into(), n.cluster.clone()),

@@ -95,6 +95,13 @@ pub enum Event {
     },
     /// The reconciler re-sent the job's message.
     Resent,
+    /// No launch now (the cap on running tasks is reached): the job waits,
+    /// with `reason` shown, and its message comes back after `retry_in`.
+    /// It costs no attempt.
+    Waiting {
+        reason: String,
+        retry_in: Duration,
+    },
     /// The hard deadline passed while no task runs the job.
     DeadlinePassed {
         checkpoint: bool,
@@ -263,6 +270,13 @@ impl StatusDoc {
                 next.resends += 1;
                 next.lease_until = Some(now + RESEND_LEASE);
             }
+            Event::Waiting { reason, retry_in } => {
+                if !(self.state == State::Queued || launching) || claim_live {
+                    return Err(Refusal::NotApplicable(self.state));
+                }
+                next.waiting = Some(reason.clone());
+                next.lease_until = Some(now + *retry_in + LEASE_SLACK);
+            }
             Event::DeadlinePassed { checkpoint } => {
                 if let Some(arn) = &self.task_arn {
                     return Err(Refusal::RunningElsewhere(arn.clone()));
@@ -284,6 +298,7 @@ impl StatusDoc {
 
     fn claim(&mut self, now: OffsetDateTime) {
         self.state = State::Starting;
+        self.waiting = None;
         self.claimed_until = Some(now + LAUNCH_LEASE);
         self.lease_until = Some(now + LAUNCH_LEASE + LEASE_SLACK);
         self.launches += 1;
@@ -317,6 +332,7 @@ impl StatusDoc {
         }
         self.claimed_until = None;
         self.lease_until = None;
+        self.waiting = None;
     }
 }
 

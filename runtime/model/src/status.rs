@@ -129,6 +129,9 @@ pub struct StatusDoc {
     /// Messages the reconciler re-sent for this job.
     #[serde(default)]
     pub resends: u32,
+    /// Why a job that could run waits (for example the cap on running tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 impl StatusDoc {
@@ -155,6 +158,7 @@ impl StatusDoc {
             claimed_until: None,
             launches: 0,
             resends: 0,
+            waiting: None,
         }
     }
 

@@ -29,6 +29,9 @@ pub struct Config {
     /// Spot interruptions after which a `spot-first` job goes on-demand
     /// (`SPOT_INTERRUPTIONS_MAX`).
     pub max_spot_interruptions: u32,
+    /// Tasks this trigger keeps running at most (`MAX_RUNNING_TASKS`; unset
+    /// or 0: no cap).
+    pub max_running_tasks: Option<u32>,
 }
 
 impl Config {
@@ -50,6 +53,7 @@ impl Config {
             max_attempts: job_model::lifecycle::DEFAULT_MAX_ATTEMPTS,
             capacity: job_model::CapacityPolicy::OnDemand,
             max_spot_interruptions: 1,
+            max_running_tasks: None,
         }
     }
 
@@ -83,6 +87,7 @@ impl Config {
                 hint: format!("expected {}", job_model::CapacityPolicy::NAMES).into(),
             })?;
         }
+        config.max_running_tasks = env::number("MAX_RUNNING_TASKS", 0, 100_000)?.filter(|&n| n > 0);
         if let Some(n) = env::number("SPOT_INTERRUPTIONS_MAX", 0, 100)? {
             config.max_spot_interruptions = n;
         }

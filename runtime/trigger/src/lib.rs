@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backoff;
+pub mod cap;
 mod config;
 mod launch;
 mod message;
@@ -76,15 +77,17 @@ impl Trigger {
     /// first given a short visibility (the queue's own is 12 hours), then
     /// reported as a batch item failure.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let slots = Arc::new(self.slots().await);
         let mut tasks = tokio::task::JoinSet::new();
         for record in event.records {
             let this = self.clone();
+            let slots = slots.clone();
             tasks.spawn(async move {
                 let id = record.message_id.clone().unwrap_or_default();
                 // A record not handled in time is handed back with a short
                 // visibility rather than left to the queue's 12 hours when the
                 // invocation times out (the function's timeout is 60 s).
-                let outcome = match tokio::time::timeout(RECORD_BUDGET, this.handle_record(&record)).await {
+                let outcome = match tokio::time::timeout(RECORD_BUDGET, this.handle_record(&record, slots.as_ref().as_ref())).await {
                     Ok(outcome) => outcome,
                     Err(_) => Outcome::Retry { delay_s: 30, reason: format!("not handled within {} s", RECORD_BUDGET.as_secs()) },
                 };

@@ -6,6 +6,7 @@
 
 use crate::Trigger;
 use crate::backoff::backoff_seconds;
+use crate::cap::Slots;
 use crate::launch::LaunchError;
 use aws_lambda_events::event::sqs::SqsMessage;
 use job_model::message::MalformedMessage;
@@ -30,11 +31,12 @@ enum Failure {
 }
 
 impl Trigger {
-    pub async fn handle_record(&self, record: &SqsMessage) -> Outcome {
+    /// One record; `slots` is the batch's share of the cap on running tasks.
+    pub async fn handle_record(&self, record: &SqsMessage, slots: Option<&Slots>) -> Outcome {
         let receive_count: u32 = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
         let body = record.body.as_deref().unwrap_or_default();
         let result = match self.parse(body).await {
-            Ok((run_id, inline)) => self.launch(&run_id, inline).await.map_err(|reason| (Some(run_id), Failure::Transient(reason))),
+            Ok((run_id, inline)) => self.launch(&run_id, inline, slots).await.map_err(|reason| (Some(run_id), Failure::Transient(reason))),
             Err(failure) => Err((None, failure)),
         };
         match result {
@@ -81,10 +83,16 @@ impl Trigger {
 
     /// Claims the job's current attempt and starts its task. `Err` is a
     /// reason to try again later (the claim, if taken, says so in the status).
-    async fn launch(&self, run_id: &RunId, inline: Option<JobRequest>) -> Result<Outcome, String> {
+    async fn launch(&self, run_id: &RunId, inline: Option<JobRequest>, slots: Option<&Slots>) -> Result<Outcome, String> {
         if let Some(request) = &inline {
             let bytes = serde_json::to_vec(request).map_err(|e| e.to_string())?;
             self.store.put_if_absent(&keys::input(run_id), bytes).await.map_err(|e| e.to_string())?;
+        }
+        if let Some(slots) = slots
+            && self.would_launch(run_id).await?
+            && !slots.take()
+        {
+            return self.wait_for_capacity(run_id, slots.reason()).await;
         }
         // A job sent straight to the queue by an old producer has no status
         // yet: it gets one (and its place in the active index) here.
@@ -127,6 +135,23 @@ impl Trigger {
                 Ok(Outcome::Done(format!("{run_id} FAILED, RunTask can never succeed as deployed: {reason}")))
             }
         }
+    }
+
+    /// Whether a claim of the job now would lead to a launch (a duplicate
+    /// message of a launched or ended job takes no slot).
+    async fn would_launch(&self, run_id: &RunId) -> Result<bool, String> {
+        let current = self.store.read_status(run_id).await.map_err(|e| e.to_string())?;
+        Ok(current.is_none_or(|(doc, _)| doc.apply(&Event::Claim, job_store::now()).is_ok_and(|next| next.state == State::Starting)))
+    }
+
+    /// No slot: the job stays as it is, says why, and this message is done
+    /// with; a new one, delayed, brings the job back (a retried message
+    /// would count towards the DLQ).
+    async fn wait_for_capacity(&self, run_id: &RunId, reason: String) -> Result<Outcome, String> {
+        let event = Event::Waiting { reason: reason.clone(), retry_in: crate::cap::WAIT };
+        self.store.apply_or_create(run_id, &event, || StatusDoc::queued(run_id.clone(), job_store::now())).await.map_err(|e| e.to_string())?;
+        self.wake_up(run_id, crate::cap::WAIT).await?;
+        Ok(Outcome::Done(format!("{run_id}: {reason}; looked at again in {} s", crate::cap::WAIT.whole_seconds())))
     }
 
     /// Fails a job whose launch kept failing, unless something else holds it

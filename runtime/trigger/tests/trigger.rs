@@ -493,3 +493,53 @@ async fn no_spot_capacity_falls_back_to_on_demand_at_once() {
     assert_eq!((doc.task_arn.as_deref(), doc.attempts[0].capacity), (Some("arn:aws:ecs:us-east-1:123456789012:task/c/od1"), Some(job_model::Capacity::OnDemand)));
     assert_eq!((no_spot.num_calls(), on_demand.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn over_the_cap_jobs_wait_queued_without_costing_an_attempt_or_a_delivery() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let mut c = config(&env, &ecs);
+    c.max_running_tasks = Some(1);
+    let trigger = Trigger::new(c, env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let ids = [submit(&env, "cap-1").await, submit(&env, "cap-2").await, submit(&env, "cap-3").await];
+    let event = testkit::eventually("all three messages", Duration::from_secs(10), || async {
+        let e = batch(&env).await;
+        (e.records.len() == 3).then_some(e)
+    })
+    .await;
+    assert_eq!(failures(&trigger.handle_batch(event).await), 0, "waiting is not a failed delivery");
+    let mut launched = Vec::new();
+    for id in &ids {
+        let doc = env.store().read_status(id).await.unwrap().unwrap().0;
+        match doc.state {
+            State::Starting => launched.push(doc.task_arn.clone().unwrap()),
+            State::Queued => {
+                assert_eq!((doc.attempt, doc.launches), (1, 0), "no attempt spent");
+                assert!(doc.waiting.as_deref().unwrap().contains("waiting for capacity: 1 of 1 tasks running"), "{doc:?}");
+            }
+            other => panic!("{id}: {other}"),
+        }
+    }
+    assert_eq!(launched.len(), 1, "one task under a cap of one");
+    assert_eq!(delayed(&env).await, 2, "the two waiting jobs come back by themselves");
+
+    // The task ends; the next wake-up launches one more, and only one.
+    env.ecs.stop_task().cluster(&ecs.cluster).task(&launched[0]).send().await.unwrap();
+    let arn = testkit::queue_arn(&env.sqs, &env.queue_url).await;
+    let wakes: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({"messageId": format!("w-{id}"), "receiptHandle": "h", "body": format!(r#"{{"run_id":"{id}"}}"#),
+            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": testkit::REGION})
+        })
+        .collect();
+    env.sqs.purge_queue().queue_url(&env.queue_url).send().await.unwrap();
+    trigger.handle_batch(serde_json::from_value(serde_json::json!({"Records": wakes})).unwrap()).await;
+    let running = env.tasks(&ecs.cluster).await.into_iter().filter(|t| t.last_status() != Some("STOPPED")).count();
+    assert_eq!(running, 1);
+    let mut states = Vec::new();
+    for id in &ids {
+        states.push(env.store().read_status(id).await.unwrap().unwrap().0.state);
+    }
+    assert_eq!(states.iter().filter(|s| **s == State::Queued).count(), 1, "{states:?}");
+}

@@ -61,6 +61,7 @@ fn events() -> Vec<Event> {
         Event::Failed { error: err("SOLVER_FAILED") },
         Event::Cancelled { result_key: None },
         Event::Resent,
+        Event::Waiting { reason: "waiting for capacity: 2 of 2 running".into(), retry_in: Duration::seconds(30) },
     ];
     for checkpoint in [false, true] {
         for takeover in [false, true] {
@@ -244,6 +245,16 @@ fn a_deadline_ends_a_job_without_a_task_and_waits_for_a_running_task_to_stop() {
     let after = (deadline - T0).whole_seconds() + 1;
     let stopped = d.apply(&Event::TaskStopped { task_arn: Some("t1".into()), error: err("TASK_STOPPED"), checkpoint: true }, at(after)).unwrap();
     assert_eq!((stopped.state, stopped.error.unwrap().code.as_str()), (State::Failed, "TIMEOUT"));
+}
+
+#[test]
+fn waiting_for_capacity_costs_no_attempt_and_ends_at_the_claim() {
+    let d = queued().apply(&Event::Waiting { reason: "waiting for capacity: 2 of 2 running".into(), retry_in: Duration::seconds(30) }, at(1)).unwrap();
+    assert_eq!((d.state, d.attempt, d.launches, d.waiting.as_deref()), (State::Queued, 1, 0, Some("waiting for capacity: 2 of 2 running")));
+    assert_eq!(d.lease_until, Some(at(31) + LEASE_SLACK), "the reconciler waits for the wake-up");
+    let claimed = d.apply(&Event::Claim, at(40)).unwrap();
+    assert_eq!((claimed.state, claimed.waiting), (State::Starting, None));
+    assert!(running().apply(&Event::Waiting { reason: "x".into(), retry_in: Duration::seconds(30) }, at(9)).is_err());
 }
 
 #[test]
