@@ -70,6 +70,8 @@ pub struct RawWorker {
     pub capacity: Option<String>,
     /// Spot interruptions after which a spot-first job goes on-demand.
     pub spot_interruptions_max: Option<u32>,
+    /// Task memory (MiB) for the attempts after out-of-memory stops.
+    pub memory_on_oom: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +123,7 @@ pub struct Settings {
     pub capacity: job_model::CapacityPolicy,
     pub spot_interruptions_max: u32,
     pub max_running_tasks: u32,
+    pub memory_on_oom: Vec<u32>,
     pub log_retention_days: u32,
 }
 
@@ -200,6 +203,17 @@ impl Settings {
         if capacity != job_model::CapacityPolicy::OnDemand && architecture == "arm64" {
             return Err("worker.capacity spot and spot-first need worker.architecture x86_64: Fargate Spot runs no arm64 tasks (set capacity: on-demand to keep arm64)".into());
         }
+        let memory_on_oom = raw.worker.memory_on_oom.unwrap_or_default();
+        let (_, lo, hi) = FARGATE_SIZES.iter().find(|(c, _, _)| *c == cpu).copied().unwrap_or((cpu, memory, memory));
+        let mut previous = memory;
+        for &m in &memory_on_oom {
+            if m <= previous || m < lo || m > hi {
+                return Err(format!(
+                    "worker.memory_on_oom {memory_on_oom:?}: each size must be larger than the one before (starting from worker.memory {memory}) and fit worker.cpu {cpu} ({lo} to {hi} MiB)"
+                ));
+            }
+            previous = m;
+        }
         let spot_interruptions_max = raw.worker.spot_interruptions_max.unwrap_or(1);
         if spot_interruptions_max > 100 {
             return Err(format!("worker.spot_interruptions_max {spot_interruptions_max}: use 0 to 100"));
@@ -234,6 +248,7 @@ impl Settings {
             capacity,
             spot_interruptions_max,
             max_running_tasks: raw.limits.max_running_tasks.unwrap_or(20),
+            memory_on_oom,
             log_retention_days: raw.log_retention_days.unwrap_or(30),
         })
     }
@@ -288,6 +303,11 @@ mod tests {
         assert!(e.contains("Fargate Spot runs no arm64") && e.contains("capacity: on-demand"), "arm64 with the spot-first default: {e}");
         assert_eq!(load("worker:\n  architecture: arm64\n  capacity: on-demand\n").unwrap().capacity, job_model::CapacityPolicy::OnDemand);
         assert!(load("worker:\n  capacity: cheap\n").unwrap_err().to_string().contains("worker.capacity"));
+        assert_eq!(load("worker:\n  memory_on_oom: [4096, 8192]\n").unwrap().memory_on_oom, [4096, 8192]);
+        for bad in ["[2048]", "[8192, 4096]", "[16384]"] {
+            let e = load(&format!("worker:\n  memory_on_oom: {bad}\n")).unwrap_err().to_string();
+            assert!(e.contains("worker.memory_on_oom"), "{bad}: {e}");
+        }
         let e = load("api:\n  cors_origins: [x]\n").unwrap_err().to_string();
         assert!(e.contains("api.public"), "{e}");
         let e = load("names:\n  bucket: Bad_Name\n").unwrap_err().to_string();

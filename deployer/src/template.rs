@@ -23,6 +23,7 @@ pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded
         ("WorkerCapacity".into(), s.capacity_name().into()),
         ("SpotInterruptionsMax".into(), s.spot_interruptions_max.to_string()),
         ("MaxRunningTasks".into(), s.max_running_tasks.to_string()),
+        ("MemoryOnOom".into(), s.memory_on_oom.iter().map(u32::to_string).collect::<Vec<_>>().join(",")),
         ("TriggerFunctionName".into(), n.trigger_function.clone()),
         ("ApiFunctionName".into(), n.api_function.clone()),
         ("ClusterName".into(), n.cluster.clone()),

@@ -51,6 +51,16 @@ impl CapacityPolicy {
 
 /// The code an attempt ends with when Spot took its task back.
 pub const SPOT_INTERRUPTION: &str = "SPOT_INTERRUPTION";
+/// The code an attempt ends with when its container was killed for memory.
+pub const OUT_OF_MEMORY: &str = "OUT_OF_MEMORY";
+
+/// The task memory (MiB) of the job's next launch: after the n-th attempt
+/// killed for memory, the n-th size of `steps` (the last one beyond); `None`
+/// (the task definition's) before any.
+pub fn memory_for_next_attempt(doc: &StatusDoc, steps: &[u32]) -> Option<u32> {
+    let killed = doc.attempts.iter().filter(|a| a.end.as_ref().is_some_and(|e| e.code == OUT_OF_MEMORY)).count();
+    (killed > 0).then(|| steps.get(killed - 1).or(steps.last()).copied()).flatten()
+}
 
 /// The capacity of the job's next launch: `spot-first` moves to on-demand
 /// once Spot has interrupted the job `max_spot_interruptions` times.
@@ -77,7 +87,7 @@ mod tests {
         let mut d = StatusDoc::queued(RunId::parse("r").unwrap(), t).with_limits(100.0, 5);
         assert_eq!(for_next_attempt(&d, CapacityPolicy::SpotFirst, 1), Capacity::Spot);
         d = d.apply(&Event::Claim, t).unwrap();
-        d = d.apply(&Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot) }, t).unwrap();
+        d = d.apply(&Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None }, t).unwrap();
         d = d.apply(&Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }, t).unwrap();
         // A stop that is not Spot's does not count.
         let other = d.apply(&Event::TaskStopped { task_arn: Some("t1".into()), error: ErrorInfo::new("OUT_OF_MEMORY", "x"), checkpoint: false }, t).unwrap();
@@ -87,6 +97,14 @@ mod tests {
         assert_eq!(for_next_attempt(&spot, CapacityPolicy::SpotFirst, 2), Capacity::Spot);
         assert_eq!(for_next_attempt(&spot, CapacityPolicy::Spot, 1), Capacity::Spot);
         assert_eq!(CapacityPolicy::Spot.within(CapacityPolicy::OnDemand), CapacityPolicy::OnDemand);
+        // Memory grows one step per attempt killed for memory, and stays at the last.
+        assert_eq!(memory_for_next_attempt(&other, &[4096, 8192]), Some(4096));
+        assert_eq!(memory_for_next_attempt(&spot, &[4096, 8192]), None);
+        assert_eq!(memory_for_next_attempt(&other, &[]), None);
+        let mut twice = other.clone();
+        twice.attempts.push(twice.attempts[0].clone());
+        twice.attempts.push(twice.attempts[0].clone());
+        assert_eq!(memory_for_next_attempt(&twice, &[4096, 8192]), Some(8192));
         assert_eq!(CapacityPolicy::OnDemand.within(CapacityPolicy::SpotFirst), CapacityPolicy::OnDemand);
     }
 }

@@ -51,6 +51,7 @@ pub enum Event {
     Launched {
         task_arn: String,
         capacity: Option<crate::Capacity>,
+        memory_mib: Option<u32>,
     },
     /// RunTask did not start a task: wait `retry_in` and try again, or (None)
     /// it never will, and the job fails.
@@ -144,7 +145,7 @@ impl StatusDoc {
                 State::Running => return Err(Refusal::AlreadyLaunched(self.task_arn.clone().unwrap_or_default())),
                 _ => return Err(Refusal::NotApplicable(self.state)),
             },
-            Event::Launched { task_arn, capacity } => {
+            Event::Launched { task_arn, capacity, memory_mib } => {
                 if !launching {
                     return match &self.task_arn {
                         Some(arn) if arn == task_arn => Ok(self.clone()),
@@ -160,6 +161,7 @@ impl StatusDoc {
                 record.task_arn = Some(task_arn.clone());
                 record.launched_at = Some(now);
                 record.capacity = *capacity;
+                record.memory_mib = *memory_mib;
             }
             Event::LaunchFailed { error, retry_in } => {
                 if !launching {
@@ -306,7 +308,17 @@ impl StatusDoc {
 
     fn current_attempt_mut(&mut self) -> &mut Attempt {
         if self.attempts.last().is_none_or(|a| a.attempt != self.attempt) {
-            self.attempts.push(Attempt { attempt: self.attempt, task_arn: None, launched_at: None, started_at: None, ended_at: None, ran_s: None, end: None, capacity: None });
+            self.attempts.push(Attempt {
+                attempt: self.attempt,
+                task_arn: None,
+                launched_at: None,
+                started_at: None,
+                ended_at: None,
+                ran_s: None,
+                end: None,
+                capacity: None,
+                memory_mib: None,
+            });
         }
         self.attempts.last_mut().expect("just pushed")
     }

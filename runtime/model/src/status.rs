@@ -78,6 +78,10 @@ pub struct Attempt {
     /// Fargate capacity it ran on (on-demand or Spot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<crate::Capacity>,
+    /// Task memory (MiB) when the launch raised it after an out-of-memory
+    /// stop; absent: the task definition's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
 }
 
 fn default_max_attempts() -> u32 {

@@ -79,7 +79,8 @@ fn fargate_for_capacity_providers(body: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `cpu`, `memory` and `memoryReservation` as strings anywhere but in
-/// `containerDefinitions`; any other body is passed on as it came.
+/// `containerDefinitions` and `containerOverrides` (integers in the API);
+/// any other body is passed on as it came.
 fn stringify_container_numbers(body: &[u8]) -> Vec<u8> {
     let Ok(mut doc) = serde_json::from_slice::<Value>(body) else { return body.to_vec() };
     fn walk(v: &mut Value, integers_here: bool, changed: &mut bool) {
@@ -94,7 +95,7 @@ fn stringify_container_numbers(body: &[u8]) -> Vec<u8> {
                     }
                 }
                 for (k, v) in map.iter_mut() {
-                    walk(v, k == "containerDefinitions", changed);
+                    walk(v, k == "containerDefinitions" || k == "containerOverrides", changed);
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| walk(v, integers_here, changed)),
@@ -119,6 +120,9 @@ mod tests {
         let out: serde_json::Value = serde_json::from_slice(&super::stringify_container_numbers(def)).unwrap();
         assert_eq!(out["taskDefinition"]["memory"], "2048");
         assert_eq!(out["taskDefinition"]["containerDefinitions"][0]["memory"], 2048, "container definitions keep integers");
+        let task = br#"{"tasks":[{"overrides":{"memory":"4096","containerOverrides":[{"name":"worker","memory":4096}]}}]}"#;
+        let out: serde_json::Value = serde_json::from_slice(&super::stringify_container_numbers(task)).unwrap();
+        assert_eq!(out["tasks"][0]["overrides"]["containerOverrides"][0]["memory"], 4096, "container overrides keep integers");
         assert_eq!(super::stringify_container_numbers(b"not json"), b"not json");
     }
 

@@ -32,6 +32,9 @@ pub struct Config {
     /// Tasks this trigger keeps running at most (`MAX_RUNNING_TASKS`; unset
     /// or 0: no cap).
     pub max_running_tasks: Option<u32>,
+    /// Task memory (MiB) for the attempts after out-of-memory stops, in
+    /// order (`MEMORY_ON_OOM`, comma-separated; empty: never raised).
+    pub memory_on_oom: Vec<u32>,
 }
 
 impl Config {
@@ -54,6 +57,7 @@ impl Config {
             capacity: job_model::CapacityPolicy::OnDemand,
             max_spot_interruptions: 1,
             max_running_tasks: None,
+            memory_on_oom: Vec::new(),
         }
     }
 
@@ -88,6 +92,13 @@ impl Config {
             })?;
         }
         config.max_running_tasks = env::number("MAX_RUNNING_TASKS", 0, 100_000)?.filter(|&n| n > 0);
+        if let Some(raw) = env::optional("MEMORY_ON_OOM") {
+            config.memory_on_oom = raw.split(',').map(|m| m.trim().parse::<u32>().ok().filter(|&m| m >= 512)).collect::<Option<Vec<_>>>().ok_or_else(|| EnvError::Malformed {
+                name: "MEMORY_ON_OOM",
+                value: raw.clone(),
+                hint: "comma-separated MiB, e.g. 4096,8192".into(),
+            })?;
+        }
         if let Some(n) = env::number("SPOT_INTERRUPTIONS_MAX", 0, 100)? {
             config.max_spot_interruptions = n;
         }

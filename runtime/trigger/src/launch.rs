@@ -48,17 +48,26 @@ impl Trigger {
     /// RunTask on `capacity`; a Spot launch that fails for any reason but
     /// throttling (no Spot capacity, a cluster without the Spot provider) is
     /// made again at once on-demand, so no job waits for Spot.
-    pub(crate) async fn run_task_with_fallback(&self, run_id: &RunId, attempt: u32, launch: u32, capacity: Capacity) -> Result<(String, Capacity), LaunchError> {
-        match self.run_task(run_id, attempt, launch, capacity).await {
+    pub(crate) async fn run_task_with_fallback(
+        &self,
+        run_id: &RunId,
+        attempt: u32,
+        launch: u32,
+        capacity: Capacity,
+        memory: Option<u32>,
+    ) -> Result<(String, Capacity), LaunchError> {
+        match self.run_task(run_id, attempt, launch, capacity, memory).await {
             Err(LaunchError::Transient(e) | LaunchError::Permanent(e)) if capacity == Capacity::Spot && e.code != "ThrottlingException" => {
                 tracing::warn!(%run_id, attempt, "no Spot launch ({e}): launching on-demand");
-                self.run_task(run_id, attempt, launch, Capacity::OnDemand).await.map(|arn| (arn, Capacity::OnDemand))
+                self.run_task(run_id, attempt, launch, Capacity::OnDemand, memory).await.map(|arn| (arn, Capacity::OnDemand))
             }
             other => other.map(|arn| (arn, capacity)),
         }
     }
 
-    pub(crate) async fn run_task(&self, run_id: &RunId, attempt: u32, launch: u32, capacity: Capacity) -> Result<String, LaunchError> {
+    /// RunTask for one attempt; `memory` (MiB) overrides the task's and the
+    /// container's memory (after an out-of-memory stop).
+    pub(crate) async fn run_task(&self, run_id: &RunId, attempt: u32, launch: u32, capacity: Capacity, memory: Option<u32>) -> Result<String, LaunchError> {
         let c = &self.config;
         let network = AwsVpcConfiguration::builder()
             .set_subnets(Some(c.subnets.clone()))
@@ -66,18 +75,15 @@ impl Trigger {
             .assign_public_ip(if c.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
             .build()
             .map_err(|e| LaunchError::Permanent(ErrorInfo::new("INVALID_NETWORK", e.to_string())))?;
-        let overrides = TaskOverride::builder()
-            .container_overrides(
-                ContainerOverride::builder()
-                    .name(&c.container)
-                    .environment(env("RUN_ID", run_id.as_str()))
-                    .environment(env("SINGLE_RUN_MODE", "true"))
-                    // What the task runs on, for its logs (and for the local
-                    // plane, whose emulator records no capacity provider).
-                    .environment(env("CAPACITY", capacity.as_str()))
-                    .build(),
-            )
-            .build();
+        let container = ContainerOverride::builder()
+            .name(&c.container)
+            .environment(env("RUN_ID", run_id.as_str()))
+            .environment(env("SINGLE_RUN_MODE", "true"))
+            // What the task runs on, for its logs (and for the local plane,
+            // whose emulator records no capacity provider).
+            .environment(env("CAPACITY", capacity.as_str()))
+            .set_memory(memory.and_then(|m| i32::try_from(m).ok()));
+        let overrides = TaskOverride::builder().container_overrides(container.build()).set_memory(memory.map(|m| m.to_string())).build();
         let request = self.ecs.run_task().cluster(&c.cluster).task_definition(&c.task_definition);
         let request = match capacity {
             Capacity::OnDemand => request.launch_type(LaunchType::Fargate),

@@ -115,10 +115,12 @@ impl Trigger {
 
         let policy = claimed.capacity.map_or(self.config.capacity, |asked| asked.within(self.config.capacity));
         let capacity = job_model::capacity::for_next_attempt(&claimed, policy, self.config.max_spot_interruptions);
-        match self.run_task_with_fallback(run_id, claimed.attempt, claimed.launches, capacity).await {
+        let memory = job_model::capacity::memory_for_next_attempt(&claimed, &self.config.memory_on_oom);
+        match self.run_task_with_fallback(run_id, claimed.attempt, claimed.launches, capacity, memory).await {
             Ok((arn, capacity)) => {
-                self.store.apply(run_id, &Event::Launched { task_arn: arn.clone(), capacity: Some(capacity) }).await.map_err(|e| e.to_string())?;
-                Ok(Outcome::Done(format!("{run_id} attempt {} started on {} as {arn}", claimed.attempt, capacity.as_str())))
+                self.store.apply(run_id, &Event::Launched { task_arn: arn.clone(), capacity: Some(capacity), memory_mib: memory }).await.map_err(|e| e.to_string())?;
+                let memory = memory.map(|m| format!(" with {m} MiB after running out of memory")).unwrap_or_default();
+                Ok(Outcome::Done(format!("{run_id} attempt {} started on {}{memory} as {arn}", claimed.attempt, capacity.as_str())))
             }
             Err(LaunchError::Transient(error)) => {
                 // Recorded in the status (still STARTING, the claim released)

@@ -276,7 +276,7 @@ mod tests {
 
     fn running() -> StatusDoc {
         let d = queued().apply(&E::Claim, at(1)).unwrap();
-        let d = d.apply(&E::Launched { task_arn: "t1".into(), capacity: None }, at(2)).unwrap();
+        let d = d.apply(&E::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None }, at(2)).unwrap();
         d.apply(&E::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }, at(3)).unwrap()
     }
 

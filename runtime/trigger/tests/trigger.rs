@@ -543,3 +543,31 @@ async fn over_the_cap_jobs_wait_queued_without_costing_an_attempt_or_a_delivery(
     }
     assert_eq!(states.iter().filter(|s| **s == State::Queued).count(), 1, "{states:?}");
 }
+
+#[tokio::test]
+async fn an_attempt_killed_for_memory_is_retried_with_the_next_size() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let mut c = config(&env, &ecs);
+    c.memory_on_oom = vec![4096, 8192];
+    let trigger = Trigger::new(c, env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let run_id = submit(&env, "job-mem").await;
+    trigger.handle_batch(batch(&env).await).await;
+    let arn = env.store().read_status(&run_id).await.unwrap().unwrap().0.task_arn.unwrap();
+    let mut event = testkit::task_stopped_event(&arn, Some("job-mem"), 137);
+    event["detail"]["containers"][0]["reason"] = "OutOfMemoryError: Container killed due to memory usage".into();
+    trigger.handle(event).await.unwrap();
+    let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
+    assert_eq!(doc.error.as_ref().map(|e| e.code.as_str()), Some("OUT_OF_MEMORY"), "{doc:?}");
+    let wake = serde_json::json!({"Records": [{"messageId": "w", "receiptHandle": "h", "body": r#"{"run_id":"job-mem"}"#,
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
+        "eventSourceARN": testkit::queue_arn(&env.sqs, &env.queue_url).await, "awsRegion": testkit::REGION}]});
+    let r = trigger.handle_batch(serde_json::from_value(wake).unwrap()).await;
+    assert_eq!(failures(&r), 0, "{:?}", env.store().read_status(&run_id).await.unwrap().unwrap().0.error);
+    let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
+    assert_eq!((doc.attempts[0].memory_mib, doc.attempts[1].memory_mib), (None, Some(4096)), "{doc:?}");
+    let second = env.tasks(&ecs.cluster).await.into_iter().find(|t| t.task_arn() == doc.task_arn.as_deref()).unwrap();
+    let overrides = second.overrides().unwrap();
+    assert_eq!(overrides.memory(), Some("4096"), "the task's memory is raised");
+    assert_eq!(overrides.container_overrides()[0].memory(), Some(4096), "and its container's");
+}
