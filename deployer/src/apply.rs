@@ -20,6 +20,17 @@ pub struct PlanReport {
     pub network: Network,
     pub adopted: Existing,
     pub changes: Option<Vec<Change>>,
+    /// The consumers now; `deploy` leaves the system on-demand.
+    pub mode: Mode,
+    /// What `deploy` would switch, besides the stack (empty: nothing).
+    pub switch: Vec<String>,
+}
+
+impl PlanReport {
+    /// Whether `deploy` would change anything: the stack, or the mode.
+    pub fn pending(&self) -> bool {
+        self.changes.is_some() || !self.switch.is_empty()
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -104,7 +115,19 @@ pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template
             Some(changes)
         }
     };
-    Ok(PlanReport { stack: settings.names.stack.clone(), region: aws.region.clone(), image: p.image, network: p.network, adopted: p.adopted, changes })
+    let names = &settings.names;
+    let (mapping, service) = (switch::mapping(aws, names).await?, switch::service(aws, names).await?);
+    let mode = switch::mode(mapping.as_ref(), service.as_ref());
+    let mut to_switch = Vec::new();
+    if let Some(s) = service.as_ref().filter(|s| s.desired != 0) {
+        to_switch.push(format!("scale the legacy service {} from {} to 0", names.service, s.desired));
+    }
+    match &mapping {
+        Some(m) if m.state != "Enabled" => to_switch.push(format!("enable the trigger's mapping ({})", m.state)),
+        None => to_switch.push("enable the trigger's mapping (created by the stack)".to_owned()),
+        Some(_) => {}
+    }
+    Ok(PlanReport { stack: names.stack.clone(), region: aws.region.clone(), image: p.image, network: p.network, adopted: p.adopted, changes, mode, switch: to_switch })
 }
 
 pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str, quiet: bool) -> anyhow::Result<DeployReport> {

@@ -60,8 +60,12 @@ struct Cli {
 enum Command {
     /// Create or update the stack, then switch to on-demand mode (the default)
     Apply,
-    /// Show the change set, without executing it
-    Plan,
+    /// Show the change set and the mode switch, without executing them
+    Plan {
+        /// Exit 2 when `deploy` would change something, 0 when up to date (1 on error)
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
     /// Mode, running tasks, queue depths, legacy service, recent jobs
     Status,
     /// Switch to the legacy polling service: trigger disabled, desired count 1
@@ -82,7 +86,7 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -99,7 +103,7 @@ fn print<T: std::fmt::Display + serde::Serialize>(json: bool, report: &T) -> any
     Ok(())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = config::Settings::load(&cli.config)?;
     if let Some(image) = &cli.image {
         settings.worker_image = Some(image.clone());
@@ -111,7 +115,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command.unwrap_or(Command::Apply) {
         Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body, cli.json).await?),
-        Command::Plan => print(cli.json, &apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?),
+        Command::Plan { detailed_exitcode } => {
+            let report = apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?;
+            print(cli.json, &report)?;
+            return Ok(if detailed_exitcode && report.pending() { ExitCode::from(2) } else { ExitCode::SUCCESS });
+        }
         Command::Status => print(cli.json, &status::status(&aws, &settings).await?),
         Command::Rollback => print(cli.json, &apply::rollback(&aws, &settings).await?),
         Command::Cancel { run_id } => print(cli.json, &cancel::cancel(&aws, &settings, &run_id).await?),
@@ -119,7 +127,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             confirm(cli.yes, &format!("delete stack {}{}", settings.names.stack, if delete_results { " and its results" } else { "" }))?;
             print(cli.json, &destroy::destroy(&aws, &settings, delete_results, cli.json).await?)
         }
-    }
+    }?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Asks on a terminal; refuses (rather than hangs or assumes) elsewhere.

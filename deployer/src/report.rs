@@ -70,6 +70,10 @@ fn describe_image(image: &crate::image::Image) -> String {
 impl Display for PlanReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         writeln!(f, "image: {}", describe_image(&self.image))?;
+        writeln!(f, "mode now: {}", self.mode)?;
+        for s in &self.switch {
+            writeln!(f, "would also: {s}")?;
+        }
         match &self.changes {
             None => writeln!(f, "no changes: stack {} in {} is up to date", self.stack, self.region),
             Some(changes) => {

@@ -156,11 +156,16 @@ fn rollback_switches_to_polling_and_deploy_switches_back() {
     // A stack update must not reset the count behind the operator's back.
     let plan = d.json(&["plan"]);
     assert!(plan["changes"].is_null(), "{plan}");
+    // But `deploy` would switch back: the plan says so, and exits 2.
+    assert!(plan["switch"].to_string().contains("scale the legacy service solver-worker from 1 to 0"), "{plan}");
+    let out = d.run(&["plan", "--detailed-exitcode", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 
     let back = d.json(&[]);
     assert_eq!(back["mode"], "on-demand");
     assert_eq!(back["legacy_service"]["desired"], 0);
     assert_eq!(d.json(&["status"])["mode"], "on-demand");
+    assert_eq!(d.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0), "up to date");
 
     // With no legacy service there is nothing to roll back to: the rollback
     // is refused before the trigger is touched, so the queue stays consumed.
@@ -178,6 +183,7 @@ fn a_changed_setting_is_planned_then_applied() {
     let cfg = cfg.to_str().unwrap();
     let plan = d.json(&["--config", cfg, "plan"]);
     assert!(plan["changes"].is_array(), "{plan}");
+    assert_eq!(d.run(&["--config", cfg, "plan", "--detailed-exitcode"]).status.code(), Some(2), "a template change is pending");
     let report = d.json(&["--config", cfg]);
     assert_eq!(report["changed"], true);
     let mappings = d.aws(&["lambda", "list-event-source-mappings", "--function-name", "scheduling-solver-sqs-trigger"]);
