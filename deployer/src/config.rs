@@ -23,7 +23,16 @@ pub struct RawConfig {
     pub trigger: RawTrigger,
     #[serde(default)]
     pub limits: RawLimits,
+    /// Fargate prices for `deploy cost` (the table's when absent).
+    pub pricing: Option<RawPricing>,
     pub log_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    pub on_demand: crate::pricing::Rate,
+    pub spot: Option<crate::pricing::Rate>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +133,7 @@ pub struct Settings {
     pub spot_interruptions_max: u32,
     pub max_running_tasks: u32,
     pub memory_on_oom: Vec<u32>,
+    pub pricing: Option<RawPricing>,
     pub log_retention_days: u32,
 }
 
@@ -249,6 +259,7 @@ impl Settings {
             spot_interruptions_max,
             max_running_tasks: raw.limits.max_running_tasks.unwrap_or(20),
             memory_on_oom,
+            pricing: raw.pricing,
             log_retention_days: raw.log_retention_days.unwrap_or(30),
         })
     }

@@ -9,10 +9,12 @@ mod aws;
 mod buckets;
 mod cancel;
 mod config;
+mod cost;
 mod destroy;
 mod discover;
 mod errors;
 mod image;
+mod pricing;
 mod progress;
 mod report;
 mod stack;
@@ -75,6 +77,12 @@ enum Command {
         /// The job's run id
         run_id: String,
     },
+    /// What solving cost over a period (per job, Spot vs on-demand), beside the old polling service's cost
+    Cost {
+        /// The period back from now: 30d, 12h, 90m
+        #[arg(long, default_value = "30d")]
+        since: String,
+    },
     /// Delete the stack (the results bucket is kept unless --delete-results)
     Destroy {
         #[arg(long)]
@@ -123,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => print(cli.json, &status::status(&aws, &settings).await?),
         Command::Rollback => print(cli.json, &apply::rollback(&aws, &settings).await?),
         Command::Cancel { run_id } => print(cli.json, &cancel::cancel(&aws, &settings, &run_id).await?),
+        Command::Cost { since } => print(cli.json, &cost::cost(&aws, &settings, &since).await?),
         Command::Destroy { delete_results } => {
             confirm(cli.yes, &format!("delete stack {}{}", settings.names.stack, if delete_results { " and its results" } else { "" }))?;
             print(cli.json, &destroy::destroy(&aws, &settings, delete_results, cli.json).await?)

@@ -351,3 +351,40 @@ fn the_worker_image_must_exist_and_is_pinned_by_digest() {
     let other = d.json(&["--image", "ghcr.io/acme/solver:1", "plan"]);
     assert_eq!((other["image"]["checked"].as_bool(), other["image"]["pinned"].as_str()), (Some(false), Some("ghcr.io/acme/solver:1")));
 }
+
+#[test]
+fn cost_adds_up_the_attempts_the_jobs_recorded() {
+    let d = Deployer::new();
+    d.json(&[]);
+    // A job that ran an hour on Spot, was interrupted, then ran 30 minutes on-demand.
+    let t = time::OffsetDateTime::now_utc() - time::Duration::hours(3);
+    let mut doc = job_model::StatusDoc::queued(job_model::RunId::parse("costly").unwrap(), t).with_limits(7200.0, 3);
+    use job_model::{Capacity, ErrorInfo, Event};
+    for (at, e) in [
+        (0, Event::Claim),
+        (0, Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None }),
+        (0, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }),
+        (3600, Event::TaskStopped { task_arn: Some("t1".into()), error: ErrorInfo::new("SPOT_INTERRUPTION", "x"), checkpoint: true }),
+        (3600, Event::Claim),
+        (3600, Event::Launched { task_arn: "t2".into(), capacity: Some(Capacity::OnDemand), memory_mib: None }),
+        (3600, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true }),
+        (5400, Event::Succeeded { result_key: "jobs/costly/result.json".into(), progress: None }),
+    ] {
+        doc = doc.apply(&e, t + time::Duration::seconds(at)).unwrap();
+    }
+    let file = d.dir.join("costly.json");
+    std::fs::write(&file, doc.to_json()).unwrap();
+    d.aws(&["s3api", "put-object", "--bucket", "scheduling-solver-results", "--key", "jobs/costly/status.json", "--body", file.to_str().unwrap()]);
+    let r = d.json(&["cost", "--since", "1d"]);
+    // 1 vCPU and 2 GB (the defaults): 0.04937 $/h on-demand, 70% less on Spot.
+    let (on_demand, spot) = (0.5 * 0.04937, 1.0 * 0.04937 * 0.3);
+    let cents = |x: f64| (x * 100.0).round() / 100.0;
+    assert_eq!((r["jobs"].as_u64(), r["attempts"].as_u64()), (Some(1), Some(2)), "{r}");
+    assert_eq!(r["on_demand_usd"].as_f64(), Some(cents(on_demand)), "{r}");
+    assert_eq!(r["spot_usd"].as_f64(), Some(cents(spot)), "{r}");
+    assert_eq!(r["total_usd"].as_f64(), Some(cents(on_demand + spot)), "{r}");
+    assert_eq!(r["per_job"][0]["usd"].as_f64(), Some(cents(on_demand + spot)), "{r}");
+    assert_eq!(r["polling_service_usd"].as_f64(), Some(cents(24.0 * 0.04937)), "a day of the old service: {r}");
+    assert!(d.ok(&["cost"]).contains("the old polling service, same size, always on"));
+    assert!(d.fails(&["cost", "--since", "30"]).contains("the unit is d, h or m"));
+}

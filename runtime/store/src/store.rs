@@ -221,8 +221,8 @@ impl Store {
         Ok(())
     }
 
-    /// The newest `limit` status documents, for `deploy status`.
-    pub async fn recent_statuses(&self, limit: usize) -> Result<Vec<StatusDoc>, StoreError> {
+    /// Every status key under `jobs/`, with when it was last written.
+    async fn status_keys(&self) -> Result<Vec<(i64, RunId)>, StoreError> {
         let mut found = Vec::new();
         let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(keys::JOBS_PREFIX).into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -236,12 +236,29 @@ impl Store {
             }
         }
         found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        Ok(found)
+    }
+
+    async fn read_all(&self, run_ids: impl IntoIterator<Item = RunId>) -> Result<Vec<StatusDoc>, StoreError> {
         let mut docs = Vec::new();
-        for (_, run_id) in found.into_iter().take(limit) {
+        for run_id in run_ids {
             if let Some((doc, _)) = self.read_status(&run_id).await? {
                 docs.push(doc);
             }
         }
         Ok(docs)
+    }
+
+    /// The newest `limit` status documents, for `deploy status`.
+    pub async fn recent_statuses(&self, limit: usize) -> Result<Vec<StatusDoc>, StoreError> {
+        let keys = self.status_keys().await?;
+        self.read_all(keys.into_iter().take(limit).map(|(_, id)| id)).await
+    }
+
+    /// The status documents written since `since` (Unix seconds), newest
+    /// first: every job that ran in a period ends after its start.
+    pub async fn statuses_since(&self, since: i64) -> Result<Vec<StatusDoc>, StoreError> {
+        let keys = self.status_keys().await?;
+        self.read_all(keys.into_iter().take_while(|(t, _)| *t >= since).map(|(_, id)| id)).await
     }
 }
