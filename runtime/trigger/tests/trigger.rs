@@ -35,6 +35,20 @@ async fn batch(env: &Env) -> SqsEvent {
     serde_json::from_value(testkit::sqs_event(&messages, &arn)).unwrap()
 }
 
+/// The batch a job's wake-up message makes, delivered at once (the
+/// emulator would hold it for its delay).
+async fn wake_up(env: &Env, run_ids: &[&RunId]) -> SqsEvent {
+    let arn = testkit::queue_arn(&env.sqs, &env.queue_url).await;
+    let records: Vec<serde_json::Value> = run_ids
+        .iter()
+        .map(|id| {
+            serde_json::json!({"messageId": format!("wake-{id}"), "receiptHandle": "h", "body": format!(r#"{{"run_id":"{id}"}}"#),
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": testkit::REGION})
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({"Records": records})).unwrap()
+}
+
 fn failures(r: &SqsBatchResponse) -> usize {
     r.batch_item_failures.len()
 }
@@ -294,11 +308,8 @@ async fn a_task_that_stops_before_its_job_ends_gets_a_new_attempt_until_none_is_
             assert_eq!((after.state, after.attempt, after.task_arn.as_deref()), (State::Starting, attempt + 1, None));
             assert_eq!(delayed(&env).await, 1, "a wake-up waits out the backoff");
             // The wake-up, delivered: the next attempt gets a task of its own.
-            let wake = serde_json::json!({"Records": [{"messageId": format!("w{attempt}"), "receiptHandle": "h", "body": format!(r#"{{"run_id":"{run_id}"}}"#),
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                "eventSourceARN": testkit::queue_arn(&env.sqs, &env.queue_url).await, "awsRegion": testkit::REGION}]});
             env.sqs.purge_queue().queue_url(&env.queue_url).send().await.unwrap();
-            assert_eq!(failures(&trigger.handle_batch(serde_json::from_value(wake).unwrap()).await), 0);
+            assert_eq!(failures(&trigger.handle_batch(wake_up(&env, &[&run_id]).await).await), 0);
             assert_ne!(status(run_id.clone()).await.task_arn.as_deref(), Some(arn.as_str()));
         } else {
             assert_eq!(after.state, State::Failed);
@@ -462,10 +473,7 @@ async fn spot_first_launches_on_spot_then_on_demand_after_an_interruption() {
     trigger.handle(event).await.unwrap();
     let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
     assert_eq!((doc.state, doc.attempt, doc.attempts[0].end.as_ref().map(|e| e.code.as_str())), (State::Starting, 2, Some("SPOT_INTERRUPTION")));
-    let wake = serde_json::json!({"Records": [{"messageId": "w", "receiptHandle": "h", "body": r#"{"run_id":"job-spot"}"#,
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
-        "eventSourceARN": testkit::queue_arn(&env.sqs, &env.queue_url).await, "awsRegion": testkit::REGION}]});
-    assert_eq!(failures(&trigger.handle_batch(serde_json::from_value(wake).unwrap()).await), 0);
+    assert_eq!(failures(&trigger.handle_batch(wake_up(&env, &[&run_id]).await).await), 0);
     let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
     assert_eq!(doc.attempts[1].capacity, Some(job_model::Capacity::OnDemand), "{doc:?}");
 }
@@ -525,16 +533,8 @@ async fn over_the_cap_jobs_wait_queued_without_costing_an_attempt_or_a_delivery(
 
     // The task ends; the next wake-up launches one more, and only one.
     env.ecs.stop_task().cluster(&ecs.cluster).task(&launched[0]).send().await.unwrap();
-    let arn = testkit::queue_arn(&env.sqs, &env.queue_url).await;
-    let wakes: Vec<serde_json::Value> = ids
-        .iter()
-        .map(|id| {
-            serde_json::json!({"messageId": format!("w-{id}"), "receiptHandle": "h", "body": format!(r#"{{"run_id":"{id}"}}"#),
-            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": testkit::REGION})
-        })
-        .collect();
     env.sqs.purge_queue().queue_url(&env.queue_url).send().await.unwrap();
-    trigger.handle_batch(serde_json::from_value(serde_json::json!({"Records": wakes})).unwrap()).await;
+    trigger.handle_batch(wake_up(&env, &ids.iter().collect::<Vec<_>>()).await).await;
     let running = env.tasks(&ecs.cluster).await.into_iter().filter(|t| t.last_status() != Some("STOPPED")).count();
     assert_eq!(running, 1);
     let mut states = Vec::new();
@@ -559,10 +559,7 @@ async fn an_attempt_killed_for_memory_is_retried_with_the_next_size() {
     trigger.handle(event).await.unwrap();
     let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
     assert_eq!(doc.error.as_ref().map(|e| e.code.as_str()), Some("OUT_OF_MEMORY"), "{doc:?}");
-    let wake = serde_json::json!({"Records": [{"messageId": "w", "receiptHandle": "h", "body": r#"{"run_id":"job-mem"}"#,
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
-        "eventSourceARN": testkit::queue_arn(&env.sqs, &env.queue_url).await, "awsRegion": testkit::REGION}]});
-    let r = trigger.handle_batch(serde_json::from_value(wake).unwrap()).await;
+    let r = trigger.handle_batch(wake_up(&env, &[&run_id]).await).await;
     assert_eq!(failures(&r), 0, "{:?}", env.store().read_status(&run_id).await.unwrap().unwrap().0.error);
     let doc = env.store().read_status(&run_id).await.unwrap().unwrap().0;
     assert_eq!((doc.attempts[0].memory_mib, doc.attempts[1].memory_mib), (None, Some(4096)), "{doc:?}");
