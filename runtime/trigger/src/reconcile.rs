@@ -132,30 +132,32 @@ impl Trigger {
         while let Some(joined) = set.join_next().await {
             let Ok((run_id, action, done)) = joined else { continue };
             match (&action, done) {
-                (Action::Nothing, _) => {}
+                (_, Ok(None)) => {}
                 (_, Err(e)) => report.errors.push(format!("{run_id}: {e}")),
-                (Action::LeaveIndex, Ok(_)) => report.removed += 1,
-                (Action::Resend, Ok(what)) => report.resent.push(what),
-                (Action::StopTask { .. }, Ok(what)) => report.stopped.push(what),
-                (_, Ok(what)) => report.ended.push(what),
+                (Action::LeaveIndex, Ok(Some(_))) => report.removed += 1,
+                (Action::Resend, Ok(Some(what))) => report.resent.push(what),
+                (Action::StopTask { .. }, Ok(Some(what))) => report.stopped.push(what),
+                (_, Ok(Some(what))) => report.ended.push(what),
             }
         }
         Ok(report)
     }
 
-    async fn act(&self, run_id: &RunId, action: &Action, task: Option<&TaskView>) -> Result<String, String> {
+    /// Carries one repair out; `None` when there was nothing to do after
+    /// all (the job moved on since it was read).
+    async fn act(&self, run_id: &RunId, action: &Action, task: Option<&TaskView>) -> Result<Option<String>, String> {
         match action {
-            Action::Nothing => Ok(String::new()),
+            Action::Nothing => Ok(None),
             Action::LeaveIndex => {
                 self.store.leave_active_index(run_id).await;
-                Ok(run_id.to_string())
+                Ok(Some(run_id.to_string()))
             }
             Action::TaskEnded { task_arn } => {
                 let error = match task {
                     Some(TaskView::Stopped(detail)) => classify(detail, &self.config.container),
                     _ => ErrorInfo::new("TASK_STOPPED", format!("task {task_arn} is gone and no stop event came (found by the reconciler)")),
                 };
-                self.task_ended(run_id, task_arn, error).await
+                self.task_ended(run_id, task_arn, error).await.map(|(what, changed)| changed.then_some(what))
             }
             Action::StopTask { task_arn, why } => {
                 self.ecs
@@ -166,19 +168,19 @@ impl Trigger {
                     .send()
                     .await
                     .map_err(|e| job_store::aws::describe(&e))?;
-                Ok(format!("{run_id}: stopped {task_arn}: {why}"))
+                Ok(Some(format!("{run_id}: stopped {task_arn}: {why}")))
             }
             Action::DeadlinePassed => {
                 let checkpoint = self.store.has_checkpoint(run_id).await.map_err(|e| e.to_string())?;
                 let applied = self.store.apply(run_id, &Event::DeadlinePassed { checkpoint }).await.map_err(|e| e.to_string())?;
-                Ok(format!("{run_id}: {}", describe_applied(&applied)))
+                Ok(matches!(applied, Applied::Written(_)).then(|| format!("{run_id}: {}", describe_applied(&applied))))
             }
             Action::Resend => {
                 let now = job_store::now();
                 let applied = self.store.apply_with(run_id, |doc| (plan(doc, None, now, false) == Action::Resend).then_some(Event::Resent)).await.map_err(|e| e.to_string())?;
-                let Applied::Written(doc) = applied else { return Ok(format!("{run_id}: moved on meanwhile")) };
+                let Applied::Written(doc) = applied else { return Ok(None) };
                 self.wake_up(run_id, time::Duration::ZERO).await?;
-                Ok(format!("{run_id}: re-sent ({} {}, re-send {})", doc.state, doc.attempt, doc.resends))
+                Ok(Some(format!("{run_id}: re-sent ({} {}, re-send {})", doc.state, doc.attempt, doc.resends)))
             }
             Action::GiveUp(error) => {
                 let now = job_store::now();
@@ -187,7 +189,7 @@ impl Trigger {
                     .apply_with(run_id, |doc| matches!(plan(doc, None, now, false), Action::GiveUp(_)).then(|| Event::Failed { error: error.clone() }))
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(format!("{run_id}: {}", describe_applied(&applied)))
+                Ok(matches!(applied, Applied::Written(_)).then(|| format!("{run_id}: {}", describe_applied(&applied))))
             }
         }
     }

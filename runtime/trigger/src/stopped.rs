@@ -88,16 +88,18 @@ impl Trigger {
             Some(Err(e)) => return Ok(format!("{} had a RUN_ID the trigger never sets: {e}", d.task_arn)),
             Some(Ok(id)) => id,
         };
-        self.task_ended(&run_id, &d.task_arn, classify(d, &self.config.container)).await
+        self.task_ended(&run_id, &d.task_arn, classify(d, &self.config.container)).await.map(|(what, _)| what)
     }
 
     /// The job's current task is gone: apply that to the job, and wake the
-    /// job's next attempt up when there is one.
-    pub(crate) async fn task_ended(&self, run_id: &RunId, task_arn: &str, error: ErrorInfo) -> Result<String, String> {
+    /// job's next attempt up when there is one. Says what was done, and
+    /// whether the job changed (it may have moved on meanwhile).
+    pub(crate) async fn task_ended(&self, run_id: &RunId, task_arn: &str, error: ErrorInfo) -> Result<(String, bool), String> {
         let checkpoint = self.store.has_checkpoint(run_id).await.map_err(|e| e.to_string())?;
         let event = Event::TaskStopped { task_arn: Some(task_arn.to_owned()), error: error.clone(), checkpoint };
         let applied = self.store.apply(run_id, &event).await.map_err(|e| e.to_string())?;
-        Ok(match applied {
+        let changed = matches!(applied, Applied::Written(_));
+        let what = match applied {
             Applied::Written(doc) if doc.state == State::Starting => {
                 let delay = job_model::lifecycle::retry_delay(doc.attempt);
                 match self.wake_up(run_id, delay).await {
@@ -110,7 +112,8 @@ impl Trigger {
             Applied::Written(doc) => format!("{run_id} {}: {}", doc.state, doc.error.as_ref().map_or_else(|| "its best answer kept".into(), ToString::to_string)),
             Applied::Refused(doc, refusal) => format!("{run_id} is {} (task {}): nothing to do ({refusal})", doc.state, doc.task_arn.as_deref().unwrap_or("none")),
             Applied::NotFound => format!("{run_id} has no status: nothing to do"),
-        })
+        };
+        Ok((what, changed))
     }
 
     /// A message that makes the trigger look at the job again after `delay`
