@@ -115,13 +115,27 @@ impl Display for StatusReport {
         for t in &self.running_tasks {
             writeln!(
                 f,
-                "  {}  run {}  {}  {}s  {}",
+                "  {}  {}  {}  {}s  {}",
                 t.task_arn.rsplit('/').next().unwrap_or_default(),
-                t.run_id.as_deref().unwrap_or("(polling)"),
+                t.runs(&self.service),
                 t.last_status.as_deref().unwrap_or("?"),
                 t.age_s.unwrap_or(0),
                 t.started_by.as_deref().unwrap_or("")
             )?;
+        }
+        if !self.stopped_tasks.is_empty() {
+            writeln!(f, "stopped:   {} recently (newest first)", self.stopped_tasks.len())?;
+            for t in &self.stopped_tasks {
+                writeln!(
+                    f,
+                    "  {}  {}  {}s ago  {}{}",
+                    t.task_arn.rsplit('/').next().unwrap_or_default(),
+                    t.runs(&self.service),
+                    t.age_s.unwrap_or(0),
+                    t.stopped_reason.as_deref().unwrap_or("no reason given"),
+                    t.stop_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+                )?;
+            }
         }
         writeln!(f, "recent jobs:")?;
         for j in &self.recent_jobs {

@@ -11,10 +11,28 @@ use aws_sdk_ecs::types::DesiredStatus;
 pub struct TaskInfo {
     pub task_arn: String,
     pub run_id: Option<String>,
+    /// `service:solver-worker` for the legacy polling service's tasks.
+    pub group: Option<String>,
     pub started_by: Option<String>,
     pub last_status: Option<String>,
     pub age_s: Option<i64>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
 }
+
+impl TaskInfo {
+    /// What the task runs: its job, the polling service, or neither.
+    pub fn runs(&self, service: &str) -> String {
+        match (&self.run_id, &self.group) {
+            (Some(id), _) => format!("run {id}"),
+            (None, Some(g)) if g.strip_prefix("service:") == Some(service) => "(polling)".into(),
+            _ => "(no RUN_ID)".into(),
+        }
+    }
+}
+
+/// Stopped tasks shown, newest first (ECS keeps them about an hour).
+const STOPPED_SHOWN: usize = 10;
 
 #[derive(Debug, serde::Serialize)]
 pub struct JobInfo {
@@ -35,6 +53,10 @@ pub struct StatusReport {
     pub queue: Option<(i64, i64)>,
     pub dead_letter_queue: Option<i64>,
     pub running_tasks: Vec<TaskInfo>,
+    /// The task family's tasks stopped in the last hour or so, with ECS's reason.
+    pub stopped_tasks: Vec<TaskInfo>,
+    /// The legacy service's name, to tell its tasks apart.
+    pub service: String,
     pub recent_jobs: Vec<JobInfo>,
     pub api_url: Option<String>,
     /// Parts that could not be read (a missing permission, say): reported
@@ -60,10 +82,21 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
             None
         }
     };
-    let running_tasks = match tasks(aws, settings).await {
+    let running_tasks = match tasks(aws, settings, DesiredStatus::Running).await {
         Ok(tasks) => tasks,
         Err(e) => {
             unreadable.push(format!("tasks: {e:#}"));
+            Vec::new()
+        }
+    };
+    let stopped_tasks = match tasks(aws, settings, DesiredStatus::Stopped).await {
+        Ok(mut tasks) => {
+            tasks.sort_by_key(|t| t.age_s.unwrap_or(i64::MAX));
+            tasks.truncate(STOPPED_SHOWN);
+            tasks
+        }
+        Err(e) => {
+            unreadable.push(format!("stopped tasks: {e:#}"));
             Vec::new()
         }
     };
@@ -93,6 +126,8 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
         queue,
         dead_letter_queue: dlq,
         running_tasks,
+        stopped_tasks,
+        service: n.service.clone(),
         recent_jobs,
         api_url: switch::api_url(aws, n).await,
         unreadable,
@@ -106,29 +141,37 @@ async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
     Ok((get(A::ApproximateNumberOfMessages), get(A::ApproximateNumberOfMessagesNotVisible)))
 }
 
-async fn tasks(aws: &Aws, settings: &Settings) -> anyhow::Result<Vec<TaskInfo>> {
+/// Every task of the worker's family in `desired` state: all pages, other
+/// families on a shared cluster left out.
+async fn tasks(aws: &Aws, settings: &Settings, desired: DesiredStatus) -> anyhow::Result<Vec<TaskInfo>> {
     let n = &settings.names;
-    let arns = aws.ecs.list_tasks().cluster(&n.cluster).desired_status(DesiredStatus::Running).send().await.map_err(|e| failed("ecs:ListTasks", e))?.task_arns().to_vec();
-    if arns.is_empty() {
-        return Ok(Vec::new());
+    let mut arns = Vec::new();
+    let mut pages = aws.ecs.list_tasks().cluster(&n.cluster).family(&n.task_family).desired_status(desired).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        arns.extend(page.map_err(|e| failed("ecs:ListTasks", e))?.task_arns().iter().cloned());
     }
-    let out = aws.ecs.describe_tasks().cluster(&n.cluster).set_tasks(Some(arns)).send().await.map_err(|e| failed("ecs:DescribeTasks", e))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Ok(out
-        .tasks()
-        .iter()
-        .map(|t| TaskInfo {
-            task_arn: t.task_arn().unwrap_or_default().to_owned(),
-            run_id: t
-                .overrides()
-                .into_iter()
-                .flat_map(|o| o.container_overrides())
-                .flat_map(|c| c.environment())
-                .find(|kv| kv.name() == Some("RUN_ID"))
-                .and_then(|kv| kv.value().map(str::to_owned)),
-            started_by: t.started_by().filter(|s| !s.is_empty()).map(str::to_owned),
-            last_status: t.last_status().map(str::to_owned),
-            age_s: t.created_at().map(|c| now - c.secs()),
-        })
-        .collect())
+    let mut infos = Vec::new();
+    for chunk in arns.chunks(100) {
+        let out = aws.ecs.describe_tasks().cluster(&n.cluster).set_tasks(Some(chunk.to_vec())).send().await.map_err(|e| failed("ecs:DescribeTasks", e))?;
+        infos.extend(out.tasks().iter().map(|t| {
+            TaskInfo {
+                task_arn: t.task_arn().unwrap_or_default().to_owned(),
+                run_id: t
+                    .overrides()
+                    .into_iter()
+                    .flat_map(|o| o.container_overrides())
+                    .flat_map(|c| c.environment())
+                    .find(|kv| kv.name() == Some("RUN_ID"))
+                    .and_then(|kv| kv.value().map(str::to_owned)),
+                group: t.group().map(str::to_owned),
+                started_by: t.started_by().filter(|s| !s.is_empty()).map(str::to_owned),
+                last_status: t.last_status().map(str::to_owned),
+                age_s: t.created_at().map(|c| now - c.secs()),
+                stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+                stopped_reason: t.stopped_reason().map(str::to_owned),
+            }
+        }));
+    }
+    Ok(infos)
 }

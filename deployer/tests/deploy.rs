@@ -388,3 +388,49 @@ fn cost_adds_up_the_attempts_the_jobs_recorded() {
     assert!(d.ok(&["cost"]).contains("the old polling service, same size, always on"));
     assert!(d.fails(&["cost", "--since", "30"]).contains("the unit is d, h or m"));
 }
+
+#[test]
+fn status_lists_the_family_s_tasks_stopped_ones_with_their_reason_and_jobs_from_the_indexes() {
+    let d = Deployer::new();
+    d.json(&[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A task of the worker family for a job, stopped by ECS with a reason;
+    // and a task of another family on the same cluster.
+    let net = r#"awsvpcConfiguration={subnets=[subnet-x],securityGroups=[sg-x]}"#;
+    let overrides = r#"{"containerOverrides":[{"name":"worker","environment":[{"name":"RUN_ID","value":"job-a"}]}]}"#;
+    let task = d.aws(&[
+        "ecs",
+        "run-task",
+        "--cluster",
+        "scheduling-solver-cluster",
+        "--task-definition",
+        "solver-worker",
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        net,
+        "--overrides",
+        overrides,
+    ]);
+    let arn = task["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    d.aws(&["ecs", "stop-task", "--cluster", "scheduling-solver-cluster", "--task", &arn, "--reason", "OutOfMemoryError: Container killed due to memory usage"]);
+    d.aws(&["ecs", "register-task-definition", "--family", "someone-else", "--container-definitions", r#"[{"name":"x","image":"x","memory":512}]"#]);
+    d.aws(&["ecs", "run-task", "--cluster", "scheduling-solver-cluster", "--task-definition", "someone-else", "--launch-type", "FARGATE", "--network-configuration", net]);
+    // One job still queued, one ended: found through the indexes.
+    rt.block_on(async {
+        let store = job_store::Store::new(job_store::aws::s3_client(&d.moto.sdk().await), "scheduling-solver-results");
+        let now = time::OffsetDateTime::now_utc();
+        for id in ["waits", "done"] {
+            store.create_status(&job_model::StatusDoc::queued(job_model::RunId::parse(id).unwrap(), now)).await.unwrap();
+        }
+        store.apply(&job_model::RunId::parse("done").unwrap(), &job_model::Event::CancelRequested { checkpoint: false }).await.unwrap();
+    });
+    let status = d.json(&["status"]);
+    assert_eq!(status["running_tasks"].as_array().unwrap().len(), 0, "the other family's task is not ours: {status}");
+    let stopped = &status["stopped_tasks"][0];
+    assert_eq!((stopped["run_id"].as_str(), stopped["task_arn"].as_str()), (Some("job-a"), Some(arn.as_str())), "{status}");
+    assert!(stopped["stopped_reason"].as_str().unwrap().contains("OutOfMemoryError"), "{status}");
+    let jobs: Vec<(&str, &str)> = status["recent_jobs"].as_array().unwrap().iter().map(|j| (j["run_id"].as_str().unwrap(), j["state"].as_str().unwrap())).collect();
+    assert!(jobs.contains(&("waits", "QUEUED")) && jobs.contains(&("done", "CANCELLED")), "{jobs:?}");
+    assert!(d.ok(&["status"]).contains("OutOfMemoryError"), "the reason is shown to the operator");
+}

@@ -35,6 +35,21 @@ pub fn run_id_of_active_key(key: &str) -> Option<RunId> {
     RunId::parse(key.strip_prefix(ACTIVE_PREFIX)?).ok()
 }
 
+/// One small object per ended job, named so that S3 lists the newest first
+/// (its end time, counted down): the recent jobs without a listing of all
+/// of `jobs/`.
+pub const ENDED_PREFIX: &str = "index/ended/";
+
+pub fn ended(run_id: &RunId, ended_at_ms: i64) -> String {
+    let countdown = 9_999_999_999_999_i64.saturating_sub(ended_at_ms.max(0));
+    format!("{ENDED_PREFIX}{countdown:013}-{run_id}")
+}
+
+pub fn run_id_of_ended_key(key: &str) -> Option<RunId> {
+    let (_, run_id) = key.strip_prefix(ENDED_PREFIX)?.split_once('-')?;
+    RunId::parse(run_id).ok()
+}
+
 /// The run id a `jobs/{run_id}/status.json` key belongs to, if it is one.
 pub fn run_id_of_status_key(key: &str) -> Option<RunId> {
     let rest = key.strip_prefix(JOBS_PREFIX)?.strip_suffix("/status.json")?;
@@ -57,5 +72,9 @@ mod tests {
         assert_eq!(checkpoint(&id), "jobs/r1/checkpoint.json");
         assert_eq!(run_id_of_active_key(&active(&id)), Some(id.clone()));
         assert_eq!(run_id_of_active_key("index/active/../x"), None);
+        let (older, newer) = (ended(&id, 1_000), ended(&id, 2_000));
+        assert!(newer < older, "the newest sorts first");
+        assert_eq!(run_id_of_ended_key(&newer), Some(id.clone()));
+        assert_eq!(run_id_of_ended_key("index/ended/0000000000001-../x"), None);
     }
 }

@@ -163,6 +163,7 @@ impl Store {
                 Ok(_) => {
                     if next.state.is_terminal() {
                         self.leave_active_index(run_id).await;
+                        self.enter_ended_index(&next).await;
                     }
                     return Ok(Applied::Written(next));
                 }
@@ -192,6 +193,32 @@ impl Store {
         if let Err(e) = self.s3.delete_object().bucket(&self.bucket).key(&key).send().await {
             tracing::warn!(%run_id, "could not remove {key}: {}", describe(&e));
         }
+    }
+
+    /// Records an ended job in the ended index. Best effort: a job missing
+    /// there is only missing from the recent-jobs lists.
+    async fn enter_ended_index(&self, doc: &StatusDoc) {
+        let ms = i64::try_from(doc.updated_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let key = keys::ended(&doc.run_id, ms);
+        if let Err(e) = self.put(&key, Vec::new()).await {
+            tracing::warn!(run_id = %doc.run_id, "could not write {key}: {e}");
+        }
+    }
+
+    /// The run ids of the `limit` jobs that ended last, newest first: one
+    /// bounded listing of the ended index.
+    pub async fn recently_ended(&self, limit: usize) -> Result<Vec<RunId>, StoreError> {
+        let max = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(keys::ENDED_PREFIX)
+            .max_keys(max)
+            .send()
+            .await
+            .map_err(|e| self.s3_error("ListObjectsV2", keys::ENDED_PREFIX, &e))?;
+        Ok(out.contents().iter().filter_map(|o| o.key().and_then(keys::run_id_of_ended_key)).collect())
     }
 
     /// The run ids in the active index, with when each entry was written.
@@ -249,10 +276,21 @@ impl Store {
         Ok(docs)
     }
 
-    /// The newest `limit` status documents, for `deploy status`.
+    /// The `limit` jobs that started last of those not ended, and the `limit` that ended last, for
+    /// `deploy status`: two bounded listings of the indexes, never one of
+    /// all of `jobs/`.
     pub async fn recent_statuses(&self, limit: usize) -> Result<Vec<StatusDoc>, StoreError> {
-        let keys = self.status_keys().await?;
-        self.read_all(keys.into_iter().take(limit).map(|(_, id)| id)).await
+        let mut active = self.active_jobs().await?;
+        active.sort_by_key(|(_, written)| std::cmp::Reverse(*written));
+        let mut run_ids: Vec<RunId> = active.into_iter().take(limit).map(|(id, _)| id).collect();
+        for id in self.recently_ended(limit).await? {
+            if !run_ids.contains(&id) {
+                run_ids.push(id);
+            }
+        }
+        let mut docs = self.read_all(run_ids).await?;
+        docs.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
+        Ok(docs)
     }
 
     /// The status documents written since `since` (Unix seconds), newest
