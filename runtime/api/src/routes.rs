@@ -94,21 +94,24 @@ async fn submit(api: &Api, req: &LambdaFunctionUrlRequest) -> LambdaFunctionUrlR
     let run_id = request.run_id.clone().unwrap_or_else(|| RunId::from_uuid(uuid::Uuid::new_v4()));
     request.run_id = Some(run_id.clone());
 
-    // The input first, so that the job can always be re-sent from it; then
-    // the status (with its place in the active index), created with
-    // If-None-Match: it is the claim on the run id, so a reused id changes
-    // nothing and answers 409. A client's retry of a submission whose answer
-    // was lost gets that 409 with the job safe.
+    // The input first (If-None-Match), so that the job can always be re-sent
+    // from it; then the status (with its place in the active index), also
+    // created with If-None-Match: it is the claim on the run id, so a reused
+    // id changes nothing and answers 409. The same request sent again (a
+    // retry after a lost answer, or after a submission that died half-way)
+    // goes on where the first one stopped.
     let input = serde_json::to_vec(&request).expect("a request serialises");
     let status =
         StatusDoc::queued(run_id.clone(), job_store::now()).with_limits(request.time_limit_s, request.max_attempts.unwrap_or(api.max_attempts)).with_capacity(request.capacity);
-    match api.store.read_status(&run_id).await {
-        Ok(Some(_)) => return run_id_taken(&run_id),
-        Ok(None) => {}
+    let input_key = keys::input(&run_id);
+    match api.store.put_if_absent(&input_key, input.clone()).await {
+        Ok(true) => {}
+        Ok(false) => match api.store.get(&input_key).await {
+            Ok(Some((existing, _))) if existing == input => {}
+            Ok(_) => return run_id_taken(&run_id),
+            Err(e) => return unavailable(&run_id, &e),
+        },
         Err(e) => return unavailable(&run_id, &e),
-    }
-    if let Err(e) = api.store.put(&keys::input(&run_id), input).await {
-        return unavailable(&run_id, &e);
     }
     match api.store.create_status(&status).await {
         Ok(true) => {}

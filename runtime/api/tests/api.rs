@@ -60,6 +60,24 @@ async fn a_reused_run_id_answers_409_and_changes_nothing() {
     let after = env.store().get(&keys::status(&RunId::parse("client-7").unwrap())).await.unwrap().unwrap();
     assert_eq!(before, after);
     assert_eq!(env.receive(&env.queue_url, 10).await.len(), 1, "one message, from the first submission");
+
+    // Another request under a taken id never replaces the stored input.
+    let input_before = env.store().get(&keys::input(&RunId::parse("client-7").unwrap())).await.unwrap().unwrap().0;
+    let other = job.replace("\"time_limit_s\":30", "\"time_limit_s\":31");
+    assert_eq!(solver_api::handle(&api(&env), event("POST", "/runs", Some(&other))).await.status_code, 409);
+    assert_eq!(env.store().get(&keys::input(&RunId::parse("client-7").unwrap())).await.unwrap().unwrap().0, input_before);
+}
+
+#[tokio::test]
+async fn a_submission_that_died_half_way_is_finished_by_the_same_request_again() {
+    let env = Env::new().await;
+    let job = SMALL_JOB.replace("\"time_limit_s\":30", "\"time_limit_s\":30,\"run_id\":\"half\"");
+    // The first try stored its input, then died before the status.
+    let request = job_model::JobRequest::from_slice(job.as_bytes()).unwrap();
+    env.store().put(&keys::input(&RunId::parse("half").unwrap()), serde_json::to_vec(&request).unwrap()).await.unwrap();
+    let r = solver_api::handle(&api(&env), event("POST", "/runs", Some(&job))).await;
+    assert_eq!(r.status_code, 202, "{:?}", r.body);
+    assert_eq!(env.store().read_status(&RunId::parse("half").unwrap()).await.unwrap().unwrap().0.state, State::Queued);
 }
 
 #[tokio::test]
