@@ -55,7 +55,8 @@ pub fn parse_period(s: &str) -> anyhow::Result<i64> {
         "m" => 60,
         _ => anyhow::bail!("--since {s:?}: the unit is d, h or m (e.g. 30d)"),
     };
-    Ok(n * unit)
+    // Ten years back is more history than any bucket here holds.
+    n.checked_mul(unit).filter(|&secs| secs <= 3650 * 86_400).with_context(|| format!("--since {s:?}: at most 3650d"))
 }
 
 /// The billed seconds, vCPU and GB of each attempt of `doc` that ran
@@ -172,6 +173,9 @@ mod tests {
         assert_eq!(parse_period("12h").unwrap(), 43_200);
         assert!(parse_period("30").unwrap_err().to_string().contains("unit"));
         assert!(parse_period("d").is_err());
+        for too_far in ["3651d", "999999999999999d"] {
+            assert!(parse_period(too_far).unwrap_err().to_string().contains("at most 3650d"), "{too_far}");
+        }
     }
 
     #[test]

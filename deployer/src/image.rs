@@ -57,6 +57,10 @@ pub fn default_image(aws: &Aws, repository: &str) -> String {
 }
 
 pub async fn resolve(aws: &Aws, requested: &str) -> anyhow::Result<Image> {
+    anyhow::ensure!(
+        !requested.trim().is_empty() && !requested.contains(char::is_whitespace),
+        "the worker image {requested:?} is not an image reference: give REGISTRY/REPOSITORY:TAG (--image or worker.image)"
+    );
     let Some(r) = parse_ecr(requested).filter(|r| r.account == aws.account && r.region == aws.region) else {
         return Ok(Image { requested: requested.to_owned(), pinned: requested.to_owned(), checked: false });
     };
