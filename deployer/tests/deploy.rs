@@ -375,6 +375,13 @@ fn cost_adds_up_the_attempts_the_jobs_recorded() {
     let file = d.dir.join("costly.json");
     std::fs::write(&file, doc.to_json()).unwrap();
     d.aws(&["s3api", "put-object", "--bucket", "scheduling-solver-results", "--key", "jobs/costly/status.json", "--body", file.to_str().unwrap()]);
+    // Its entry in the ended index, as the store writes it when a job ends.
+    let ended = job_model::keys::ended(&doc.run_id, i64::try_from(doc.updated_at.unix_timestamp_nanos() / 1_000_000).unwrap());
+    d.aws(&["s3api", "put-object", "--bucket", "scheduling-solver-results", "--key", &ended]);
+    // A job that ended three days ago is not counted for the last day.
+    let old_end = time::OffsetDateTime::now_utc() - time::Duration::days(3);
+    let old = job_model::keys::ended(&job_model::RunId::parse("old").unwrap(), i64::try_from(old_end.unix_timestamp_nanos() / 1_000_000).unwrap());
+    d.aws(&["s3api", "put-object", "--bucket", "scheduling-solver-results", "--key", &old]);
     let r = d.json(&["cost", "--since", "1d"]);
     // 1 vCPU and 2 GB (the defaults): 0.04937 $/h on-demand, 70% less on Spot.
     let (on_demand, spot) = (0.5 * 0.04937, 1.0 * 0.04937 * 0.3);

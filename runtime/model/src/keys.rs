@@ -50,6 +50,12 @@ pub fn run_id_of_ended_key(key: &str) -> Option<RunId> {
     RunId::parse(run_id).ok()
 }
 
+/// When the job of an ended-index key ended (Unix milliseconds).
+pub fn ended_at_of_key(key: &str) -> Option<i64> {
+    let (countdown, _) = key.strip_prefix(ENDED_PREFIX)?.split_once('-')?;
+    Some(9_999_999_999_999_i64 - countdown.parse::<i64>().ok()?)
+}
+
 /// The run id a `jobs/{run_id}/status.json` key belongs to, if it is one.
 pub fn run_id_of_status_key(key: &str) -> Option<RunId> {
     let rest = key.strip_prefix(JOBS_PREFIX)?.strip_suffix("/status.json")?;
@@ -75,6 +81,7 @@ mod tests {
         let (older, newer) = (ended(&id, 1_000), ended(&id, 2_000));
         assert!(newer < older, "the newest sorts first");
         assert_eq!(run_id_of_ended_key(&newer), Some(id.clone()));
+        assert_eq!(ended_at_of_key(&newer), Some(2_000));
         assert_eq!(run_id_of_ended_key("index/ended/0000000000001-../x"), None);
     }
 }

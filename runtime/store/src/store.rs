@@ -248,24 +248,6 @@ impl Store {
         Ok(())
     }
 
-    /// Every status key under `jobs/`, with when it was last written.
-    async fn status_keys(&self) -> Result<Vec<(i64, RunId)>, StoreError> {
-        let mut found = Vec::new();
-        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(keys::JOBS_PREFIX).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.s3_error("ListObjectsV2", keys::JOBS_PREFIX, &e))?;
-            for obj in page.contents() {
-                if let (Some(key), Some(modified)) = (obj.key(), obj.last_modified())
-                    && let Some(run_id) = keys::run_id_of_status_key(key)
-                {
-                    found.push((modified.secs(), run_id));
-                }
-            }
-        }
-        found.sort_by_key(|f| std::cmp::Reverse(f.0));
-        Ok(found)
-    }
-
     async fn read_all(&self, run_ids: impl IntoIterator<Item = RunId>) -> Result<Vec<StatusDoc>, StoreError> {
         let mut docs = Vec::new();
         for run_id in run_ids {
@@ -293,10 +275,27 @@ impl Store {
         Ok(docs)
     }
 
-    /// The status documents written since `since` (Unix seconds), newest
-    /// first: every job that ran in a period ends after its start.
+    /// The jobs that may have run since `since` (Unix seconds): those not
+    /// ended, and those that ended since then, read from the two indexes
+    /// (the ended index lists newest first, so the listing stops at the
+    /// first older entry).
     pub async fn statuses_since(&self, since: i64) -> Result<Vec<StatusDoc>, StoreError> {
-        let keys = self.status_keys().await?;
-        self.read_all(keys.into_iter().take_while(|(t, _)| *t >= since).map(|(_, id)| id)).await
+        let mut run_ids: Vec<RunId> = self.active_jobs().await?.into_iter().map(|(id, _)| id).collect();
+        let since_ms = since.saturating_mul(1000);
+        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(keys::ENDED_PREFIX).into_paginator().send();
+        'pages: while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.s3_error("ListObjectsV2", keys::ENDED_PREFIX, &e))?;
+            for key in page.contents().iter().filter_map(|o| o.key()) {
+                if keys::ended_at_of_key(key).is_some_and(|t| t < since_ms) {
+                    break 'pages;
+                }
+                if let Some(id) = keys::run_id_of_ended_key(key)
+                    && !run_ids.contains(&id)
+                {
+                    run_ids.push(id);
+                }
+            }
+        }
+        self.read_all(run_ids).await
     }
 }
