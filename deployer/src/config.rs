@@ -137,16 +137,6 @@ pub struct Settings {
     pub log_retention_days: u32,
 }
 
-impl Settings {
-    pub fn capacity_name(&self) -> &'static str {
-        match self.capacity {
-            job_model::CapacityPolicy::OnDemand => "on-demand",
-            job_model::CapacityPolicy::Spot => "spot",
-            job_model::CapacityPolicy::SpotFirst => "spot-first",
-        }
-    }
-}
-
 /// Fargate's valid CPU units, and the memory (MiB) range each allows.
 const FARGATE_SIZES: [(u32, u32, u32); 5] = [(256, 512, 2048), (512, 1024, 4096), (1024, 2048, 8192), (2048, 4096, 16384), (4096, 8192, 30720)];
 

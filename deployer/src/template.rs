@@ -20,7 +20,7 @@ pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded
         ("AdoptDeadLetterQueue".into(), yes_no(existing.dead_letter_queue.is_some())),
         ("MaxReceiveCount".into(), s.max_receive_count.to_string()),
         ("MaxAttempts".into(), s.max_attempts.to_string()),
-        ("WorkerCapacity".into(), s.capacity_name().into()),
+        ("WorkerCapacity".into(), s.capacity.as_str().into()),
         ("SpotInterruptionsMax".into(), s.spot_interruptions_max.to_string()),
         ("MaxRunningTasks".into(), s.max_running_tasks.to_string()),
         ("MemoryOnOom".into(), s.memory_on_oom.iter().map(u32::to_string).collect::<Vec<_>>().join(",")),

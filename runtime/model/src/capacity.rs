@@ -33,12 +33,18 @@ pub enum CapacityPolicy {
 impl CapacityPolicy {
     pub const NAMES: &str = "on-demand, spot or spot-first";
 
+    const ALL: [CapacityPolicy; 3] = [Self::OnDemand, Self::Spot, Self::SpotFirst];
+
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "on-demand" => Some(Self::OnDemand),
-            "spot" => Some(Self::Spot),
-            "spot-first" => Some(Self::SpotFirst),
-            _ => None,
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The name in deploy.yaml, requests and the trigger's `CAPACITY`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnDemand => "on-demand",
+            Self::Spot => "spot",
+            Self::SpotFirst => "spot-first",
         }
     }
 
@@ -106,5 +112,9 @@ mod tests {
         twice.attempts.push(twice.attempts[0].clone());
         assert_eq!(memory_for_next_attempt(&twice, &[4096, 8192]), Some(8192));
         assert_eq!(CapacityPolicy::OnDemand.within(CapacityPolicy::SpotFirst), CapacityPolicy::OnDemand);
+        for p in CapacityPolicy::ALL {
+            assert_eq!(CapacityPolicy::parse(p.as_str()), Some(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str(), "the serde name is the same");
+        }
     }
 }

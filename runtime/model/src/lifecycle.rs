@@ -295,7 +295,7 @@ impl StatusDoc {
     pub fn ends_from_checkpoint(&self, event: &Event) -> bool {
         self.state.is_terminal()
             && self.result_key.is_some()
-            && matches!(event, Event::TaskStopped { .. } | Event::CancelRequested { .. } | Event::DeadlinePassed { .. } | Event::Started { .. } | Event::Claim)
+            && matches!(event, Event::TaskStopped { .. } | Event::CancelRequested { .. } | Event::DeadlinePassed { .. } | Event::Started { .. })
     }
 
     fn claim(&mut self, now: OffsetDateTime) {
