@@ -187,11 +187,11 @@ mod tests {
         let mut d = StatusDoc::queued(RunId::parse("j").unwrap(), t).with_limits(7200.0, 3);
         for (at, e) in [
             (0, Event::Claim),
-            (0, Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None }),
+            (0, Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None, slot: None }),
             (0, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }),
             (3600, Event::TaskStopped { task_arn: Some("t1".into()), error: ErrorInfo::new("SPOT_INTERRUPTION", "x"), checkpoint: true }),
             (3600, Event::Claim),
-            (3600, Event::Launched { task_arn: "t2".into(), capacity: Some(Capacity::OnDemand), memory_mib: None }),
+            (3600, Event::Launched { task_arn: "t2".into(), capacity: Some(Capacity::OnDemand), memory_mib: None, slot: None }),
             (3600, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true }),
             (7200, Event::Succeeded { result_key: "k".into(), progress: None }),
         ] {

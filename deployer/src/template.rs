@@ -51,3 +51,40 @@ pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded
         ("LogRetentionDays".into(), s.log_retention_days.to_string()),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_yaml::Value;
+
+    fn resources() -> serde_yaml::Mapping {
+        let template: Value = serde_yaml::from_str(super::SOLVER_TEMPLATE).unwrap();
+        template["Resources"].as_mapping().unwrap().clone()
+    }
+
+    /// The statements of a role's inline policies.
+    fn statements(role: &Value) -> Vec<Value> {
+        role["Properties"]["Policies"].as_sequence().unwrap().iter().flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().unwrap().clone()).collect()
+    }
+
+    /// On AWS a missing key reads as 403 without `s3:ListBucket`, not 404:
+    /// the emulator checks no IAM, so the template itself is checked here.
+    #[test]
+    fn every_runtime_role_may_list_the_jobs_and_the_indexes() {
+        let resources = resources();
+        for role in ["ApiRole", "TriggerRole", "TaskRole"] {
+            let list = statements(&resources[role]).into_iter().find(|s| s["Action"] == "s3:ListBucket").unwrap_or_else(|| panic!("{role} has no s3:ListBucket"));
+            let prefixes: Vec<&str> = list["Condition"]["StringLike"]["s3:prefix"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+            assert_eq!(prefixes, ["jobs/*", "index/*"], "{role}: listing scoped to the jobs and the indexes");
+        }
+    }
+
+    #[test]
+    fn a_public_api_grants_both_function_url_permissions_and_nothing_wider() {
+        let resources = resources();
+        let url = &resources["PublicApiPermission"]["Properties"];
+        assert_eq!((url["Action"].as_str(), url["FunctionUrlAuthType"].as_str()), (Some("lambda:InvokeFunctionUrl"), Some("NONE")));
+        let invoke = &resources["PublicApiInvokePermission"]["Properties"];
+        assert_eq!((invoke["Action"].as_str(), invoke["InvokedViaFunctionUrl"].as_bool()), (Some("lambda:InvokeFunction"), Some(true)), "invoke only through the URL");
+        assert!(!resources["ApiFunction"]["Properties"]["ReservedConcurrentExecutions"].is_null(), "a public API has a concurrency bound");
+    }
+}

@@ -362,11 +362,11 @@ fn cost_adds_up_the_attempts_the_jobs_recorded() {
     use job_model::{Capacity, ErrorInfo, Event};
     for (at, e) in [
         (0, Event::Claim),
-        (0, Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None }),
+        (0, Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None, slot: None }),
         (0, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }),
         (3600, Event::TaskStopped { task_arn: Some("t1".into()), error: ErrorInfo::new("SPOT_INTERRUPTION", "x"), checkpoint: true }),
         (3600, Event::Claim),
-        (3600, Event::Launched { task_arn: "t2".into(), capacity: Some(Capacity::OnDemand), memory_mib: None }),
+        (3600, Event::Launched { task_arn: "t2".into(), capacity: Some(Capacity::OnDemand), memory_mib: None, slot: None }),
         (3600, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true }),
         (5400, Event::Succeeded { result_key: "jobs/costly/result.json".into(), progress: None }),
     ] {

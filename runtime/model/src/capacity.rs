@@ -93,7 +93,7 @@ mod tests {
         let mut d = StatusDoc::queued(RunId::parse("r").unwrap(), t).with_limits(100.0, 5);
         assert_eq!(for_next_attempt(&d, CapacityPolicy::SpotFirst, 1), Capacity::Spot);
         d = d.apply(&Event::Claim, t).unwrap();
-        d = d.apply(&Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None }, t).unwrap();
+        d = d.apply(&Event::Launched { task_arn: "t1".into(), capacity: Some(Capacity::Spot), memory_mib: None, slot: None }, t).unwrap();
         d = d.apply(&Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }, t).unwrap();
         // A stop that is not Spot's does not count.
         let other = d.apply(&Event::TaskStopped { task_arn: Some("t1".into()), error: ErrorInfo::new("OUT_OF_MEMORY", "x"), checkpoint: false }, t).unwrap();

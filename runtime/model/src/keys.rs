@@ -56,6 +56,33 @@ pub fn ended_at_of_key(key: &str) -> Option<i64> {
     Some(9_999_999_999_999_i64 - countdown.parse::<i64>().ok()?)
 }
 
+/// The cap on running tasks as objects: a launch holds `index/slots/{k}`
+/// (`k` below the cap), created with `If-None-Match: *`, so that triggers
+/// running at once can never hold more slots than the cap, whatever ECS's
+/// eventually consistent task listing says.
+pub const SLOTS_PREFIX: &str = "index/slots/";
+
+pub fn slot(k: u32) -> String {
+    format!("{SLOTS_PREFIX}{k:05}")
+}
+
+pub fn slot_of_key(key: &str) -> Option<u32> {
+    key.strip_prefix(SLOTS_PREFIX)?.parse().ok()
+}
+
+/// One object per job waiting for a slot, named by its submission time so
+/// that S3 lists the longest-waiting first: a freed slot goes to it.
+pub const WAITING_PREFIX: &str = "index/waiting/";
+
+pub fn waiting(run_id: &RunId, created_at_ms: i64) -> String {
+    format!("{WAITING_PREFIX}{:013}-{run_id}", created_at_ms.max(0))
+}
+
+pub fn run_id_of_waiting_key(key: &str) -> Option<RunId> {
+    let (_, run_id) = key.strip_prefix(WAITING_PREFIX)?.split_once('-')?;
+    RunId::parse(run_id).ok()
+}
+
 /// The run id a `jobs/{run_id}/status.json` key belongs to, if it is one.
 pub fn run_id_of_status_key(key: &str) -> Option<RunId> {
     let rest = key.strip_prefix(JOBS_PREFIX)?.strip_suffix("/status.json")?;
@@ -83,5 +110,10 @@ mod tests {
         assert_eq!(run_id_of_ended_key(&newer), Some(id.clone()));
         assert_eq!(ended_at_of_key(&newer), Some(2_000));
         assert_eq!(run_id_of_ended_key("index/ended/0000000000001-../x"), None);
+        assert_eq!(slot_of_key(&slot(7)), Some(7));
+        assert!(slot(2) < slot(10), "slots list in order");
+        assert_eq!(slot_of_key("index/slots/x"), None);
+        assert!(waiting(&id, 1_000) < waiting(&id, 2_000), "the longest waiting sorts first");
+        assert_eq!(run_id_of_waiting_key(&waiting(&id, 5)), Some(id.clone()));
     }
 }

@@ -47,11 +47,13 @@ pub fn deadline_for(started: OffsetDateTime, time_limit_s: f64) -> OffsetDateTim
 pub enum Event {
     /// A trigger takes the launch of the current attempt.
     Claim,
-    /// RunTask started `task_arn` for the current attempt, on `capacity`.
+    /// RunTask started `task_arn` for the current attempt, on `capacity`,
+    /// holding `slot` of the cap on running tasks (`keys::slot`).
     Launched {
         task_arn: String,
         capacity: Option<crate::Capacity>,
         memory_mib: Option<u32>,
+        slot: Option<u32>,
     },
     /// RunTask did not start a task: wait `retry_in` and try again, or (None)
     /// it never will, and the job fails.
@@ -145,7 +147,7 @@ impl StatusDoc {
                 State::Running => return Err(Refusal::AlreadyLaunched(self.task_arn.clone().unwrap_or_default())),
                 _ => return Err(Refusal::NotApplicable(self.state)),
             },
-            Event::Launched { task_arn, capacity, memory_mib } => {
+            Event::Launched { task_arn, capacity, memory_mib, slot } => {
                 if !launching {
                     return match &self.task_arn {
                         Some(arn) if arn == task_arn => Ok(self.clone()),
@@ -162,6 +164,7 @@ impl StatusDoc {
                 record.launched_at = Some(now);
                 record.capacity = *capacity;
                 record.memory_mib = *memory_mib;
+                record.slot = *slot;
             }
             Event::LaunchFailed { error, retry_in } => {
                 if !launching {
@@ -318,6 +321,7 @@ impl StatusDoc {
                 end: None,
                 capacity: None,
                 memory_mib: None,
+                slot: None,
             });
         }
         self.attempts.last_mut().expect("just pushed")

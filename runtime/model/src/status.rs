@@ -82,6 +82,10 @@ pub struct Attempt {
     /// stop; absent: the task definition's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u32>,
+    /// The slot of the cap on running tasks its task held (`keys::slot`),
+    /// freed when the task is known to have stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
 }
 
 fn default_max_attempts() -> u32 {

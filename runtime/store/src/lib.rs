@@ -8,8 +8,10 @@ pub mod aws;
 #[cfg(feature = "ecs")]
 mod emulator_ecs;
 pub mod env;
+mod slots;
 mod store;
 
+pub use slots::SlotHolder;
 pub use store::{Applied, Store, StoreError};
 
 /// The current time, the single clock every status stamp comes from.

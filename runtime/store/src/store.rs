@@ -23,8 +23,8 @@ pub enum Applied {
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
 }
 
 /// A conditional write lost its race (412), or S3 saw a concurrent one (409).
@@ -43,7 +43,7 @@ impl Store {
         &self.bucket
     }
 
-    fn s3_error(&self, op: &'static str, key: &str, e: &(dyn std::error::Error + 'static)) -> StoreError {
+    pub(crate) fn s3_error(&self, op: &'static str, key: &str, e: &(dyn std::error::Error + 'static)) -> StoreError {
         StoreError::S3 { op, bucket: self.bucket.clone(), key: key.to_owned(), message: describe(e) }
     }
 
@@ -223,13 +223,18 @@ impl Store {
 
     /// The run ids in the active index, with when each entry was written.
     pub async fn active_jobs(&self) -> Result<Vec<(RunId, i64)>, StoreError> {
+        Ok(self.list(keys::ACTIVE_PREFIX).await?.into_iter().filter_map(|(key, written)| Some((keys::run_id_of_active_key(&key)?, written))).collect())
+    }
+
+    /// Every key under `prefix`, with when it was written (Unix seconds).
+    pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<(String, i64)>, StoreError> {
         let mut found = Vec::new();
-        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(keys::ACTIVE_PREFIX).into_paginator().send();
+        let mut pages = self.s3.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.s3_error("ListObjectsV2", keys::ACTIVE_PREFIX, &e))?;
+            let page = page.map_err(|e| self.s3_error("ListObjectsV2", prefix, &e))?;
             for obj in page.contents() {
-                if let Some(run_id) = obj.key().and_then(keys::run_id_of_active_key) {
-                    found.push((run_id, obj.last_modified().map_or(0, |t| t.secs())));
+                if let Some(key) = obj.key() {
+                    found.push((key.to_owned(), obj.last_modified().map_or(0, |t| t.secs())));
                 }
             }
         }

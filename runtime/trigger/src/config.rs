@@ -35,6 +35,9 @@ pub struct Config {
     /// Task memory (MiB) for the attempts after out-of-memory stops, in
     /// order (`MEMORY_ON_OOM`, comma-separated; empty: never raised).
     pub memory_on_oom: Vec<u32>,
+    /// How long a slot of the cap may be held before the reconciler judges
+    /// its holder (`cap::SLOT_GRACE`; shorter in tests).
+    pub slot_grace: time::Duration,
 }
 
 impl Config {
@@ -58,6 +61,7 @@ impl Config {
             max_spot_interruptions: 1,
             max_running_tasks: None,
             memory_on_oom: Vec::new(),
+            slot_grace: crate::cap::SLOT_GRACE,
         }
     }
 

@@ -61,7 +61,7 @@ impl Trigger {
         }
         if event.get("detail-type").and_then(|t| t.as_str()) == Some(SCHEDULED_EVENT) {
             let report = self.reconcile().await.inspect_err(|e| tracing::error!("reconcile: {e}"))?;
-            tracing::info!(active = report.active, resent = ?report.resent, ended = ?report.ended, stopped = ?report.stopped, removed = report.removed, errors = ?report.errors, "reconciled");
+            tracing::info!(active = report.active, resent = ?report.resent, ended = ?report.ended, stopped = ?report.stopped, removed = report.removed, slots_freed = report.slots_freed, errors = ?report.errors, "reconciled");
             return serde_json::to_value(report).map_err(|e| e.to_string());
         }
         if event.get("detail-type").and_then(|t| t.as_str()) == Some(stopped::DETAIL_TYPE) {

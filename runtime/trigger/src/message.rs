@@ -88,29 +88,48 @@ impl Trigger {
             let bytes = serde_json::to_vec(request).map_err(|e| e.to_string())?;
             self.store.put_if_absent(&keys::input(run_id), bytes).await.map_err(|e| e.to_string())?;
         }
+        // The slot is taken before the claim, so that a job waiting for one
+        // stays QUEUED; it is given back on every way out but a launch.
+        let mut slot = None;
         if let Some(slots) = slots
-            && self.would_launch(run_id).await?
-            && !slots.take()
+            && let Some(attempt) = self.would_launch(run_id).await?
         {
-            return self.wait_for_capacity(run_id, slots.reason()).await;
+            let holder = job_store::SlotHolder { run_id: run_id.clone(), attempt };
+            match slots.take(&self.store, &holder).await? {
+                Some(k) => slot = Some((attempt, k)),
+                None => return self.wait_for_capacity(run_id, slots.reason().await).await,
+            }
         }
+        let (outcome, task_holds_slot) = self.claim_and_run(run_id, inline.as_ref(), slot.map(|(_, k)| k)).await;
+        if let Some((attempt, k)) = slot
+            && !task_holds_slot
+        {
+            self.free_slot(run_id, attempt, k).await;
+        }
+        outcome
+    }
+
+    /// The claim and the launch; also whether a task was started (it then
+    /// holds the slot the launch took, until it stops).
+    async fn claim_and_run(&self, run_id: &RunId, inline: Option<&JobRequest>, slot: Option<u32>) -> (Result<Outcome, String>, bool) {
         // A job sent straight to the queue by an old producer has no status
         // yet: it gets one (and its place in the active index) here.
         let create = || {
             let doc = StatusDoc::queued(run_id.clone(), job_store::now());
-            match &inline {
+            match inline {
                 Some(r) => doc.with_limits(r.time_limit_s, r.max_attempts.unwrap_or(self.config.max_attempts)).with_capacity(r.capacity),
                 None => doc,
             }
         };
-        let claimed = match self.store.apply_or_create(run_id, &Event::Claim, create).await.map_err(|e| e.to_string())? {
-            Applied::Written(doc) if doc.state == State::Starting => doc,
-            Applied::Written(doc) => return Ok(Outcome::Done(format!("{run_id} is {} ({})", doc.state, reason(&doc)))),
-            Applied::Refused(_, Refusal::LaunchInProgress) => {
-                return Ok(Outcome::Retry { delay_s: 30, reason: format!("{run_id} is being launched by another invocation") });
+        let claimed = match self.store.apply_or_create(run_id, &Event::Claim, create).await {
+            Ok(Applied::Written(doc)) if doc.state == State::Starting => doc,
+            Ok(Applied::Written(doc)) => return (Ok(Outcome::Done(format!("{run_id} is {} ({})", doc.state, reason(&doc)))), false),
+            Ok(Applied::Refused(_, Refusal::LaunchInProgress)) => {
+                return (Ok(Outcome::Retry { delay_s: 30, reason: format!("{run_id} is being launched by another invocation") }), false);
             }
-            Applied::Refused(_, refusal) => return Ok(Outcome::Done(format!("{run_id}: nothing to launch ({refusal})"))),
-            Applied::NotFound => return Err(format!("the status of {run_id} vanished")),
+            Ok(Applied::Refused(_, refusal)) => return (Ok(Outcome::Done(format!("{run_id}: nothing to launch ({refusal})"))), false),
+            Ok(Applied::NotFound) => return (Err(format!("the status of {run_id} vanished")), false),
+            Err(e) => return (Err(e.to_string()), false),
         };
 
         let policy = claimed.capacity.map_or(self.config.capacity, |asked| asked.within(self.config.capacity));
@@ -118,9 +137,15 @@ impl Trigger {
         let memory = job_model::capacity::memory_for_next_attempt(&claimed, &self.config.memory_on_oom);
         match self.run_task_with_fallback(run_id, claimed.attempt, claimed.launches, capacity, memory).await {
             Ok((arn, capacity)) => {
-                self.store.apply(run_id, &Event::Launched { task_arn: arn.clone(), capacity: Some(capacity), memory_mib: memory }).await.map_err(|e| e.to_string())?;
+                // The task runs whether or not this write lands: it keeps
+                // its slot either way (the reconciler frees a slot no
+                // attempt recorded).
+                let launched = Event::Launched { task_arn: arn.clone(), capacity: Some(capacity), memory_mib: memory, slot };
+                if let Err(e) = self.store.apply(run_id, &launched).await {
+                    return (Err(e.to_string()), true);
+                }
                 let memory = memory.map(|m| format!(" with {m} MiB after running out of memory")).unwrap_or_default();
-                Ok(Outcome::Done(format!("{run_id} attempt {} started on {}{memory} as {arn}", claimed.attempt, capacity.as_str())))
+                (Ok(Outcome::Done(format!("{run_id} attempt {} started on {}{memory} as {arn}", claimed.attempt, capacity.as_str()))), true)
             }
             Err(LaunchError::Transient(error)) => {
                 // Recorded in the status (still STARTING, the claim released)
@@ -128,22 +153,29 @@ impl Trigger {
                 // takes the launch over at once.
                 let reason = error.to_string();
                 let retry_in = time::Duration::seconds(backoff_seconds(claimed.launches).into());
-                self.store.apply(run_id, &Event::LaunchFailed { error, retry_in: Some(retry_in) }).await.map_err(|e| e.to_string())?;
-                Err(reason)
+                match self.store.apply(run_id, &Event::LaunchFailed { error, retry_in: Some(retry_in) }).await {
+                    Ok(_) => (Err(reason), false),
+                    Err(e) => (Err(format!("{reason}; and could not record it: {e}")), false),
+                }
             }
             Err(LaunchError::Permanent(error)) => {
                 let reason = error.to_string();
-                self.store.apply(run_id, &Event::LaunchFailed { error, retry_in: None }).await.map_err(|e| e.to_string())?;
-                Ok(Outcome::Done(format!("{run_id} FAILED, RunTask can never succeed as deployed: {reason}")))
+                match self.store.apply(run_id, &Event::LaunchFailed { error, retry_in: None }).await {
+                    Ok(_) => (Ok(Outcome::Done(format!("{run_id} FAILED, RunTask can never succeed as deployed: {reason}"))), false),
+                    Err(e) => (Err(e.to_string()), false),
+                }
             }
         }
     }
 
-    /// Whether a claim of the job now would lead to a launch (a duplicate
-    /// message of a launched or ended job takes no slot).
-    async fn would_launch(&self, run_id: &RunId) -> Result<bool, String> {
+    /// The attempt a claim of the job now would launch, if it would (a
+    /// duplicate message of a launched or ended job takes no slot).
+    async fn would_launch(&self, run_id: &RunId) -> Result<Option<u32>, String> {
         let current = self.store.read_status(run_id).await.map_err(|e| e.to_string())?;
-        Ok(current.is_none_or(|(doc, _)| doc.apply(&Event::Claim, job_store::now()).is_ok_and(|next| next.state == State::Starting)))
+        Ok(match current {
+            None => Some(1),
+            Some((doc, _)) => doc.apply(&Event::Claim, job_store::now()).ok().filter(|next| next.state == State::Starting).map(|next| next.attempt),
+        })
     }
 
     /// No slot: the job stays as it is, says why, and this message is done
@@ -151,7 +183,10 @@ impl Trigger {
     /// would count towards the DLQ).
     async fn wait_for_capacity(&self, run_id: &RunId, reason: String) -> Result<Outcome, String> {
         let event = Event::Waiting { reason: reason.clone(), retry_in: crate::cap::WAIT };
-        self.store.apply_or_create(run_id, &event, || StatusDoc::queued(run_id.clone(), job_store::now())).await.map_err(|e| e.to_string())?;
+        let applied = self.store.apply_or_create(run_id, &event, || StatusDoc::queued(run_id.clone(), job_store::now())).await.map_err(|e| e.to_string())?;
+        if let Applied::Written(doc) = &applied {
+            self.store.enter_waiting_line(doc).await;
+        }
         self.wake_up(run_id, crate::cap::WAIT).await?;
         Ok(Outcome::Done(format!("{run_id}: {reason}; looked at again in {} s", crate::cap::WAIT.whole_seconds())))
     }

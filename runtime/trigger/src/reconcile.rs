@@ -94,6 +94,8 @@ pub struct Report {
     pub ended: Vec<String>,
     pub stopped: Vec<String>,
     pub removed: usize,
+    /// Slots of the cap on running tasks whose holder was gone.
+    pub slots_freed: usize,
     pub errors: Vec<String>,
 }
 
@@ -140,6 +142,8 @@ impl Trigger {
                 (_, Ok(Some(what))) => report.ended.push(what),
             }
         }
+        // After the repairs, so that a task found gone has ended its attempt.
+        report.slots_freed = self.sweep_slots(job_store::now().unix_timestamp(), &mut report.errors).await;
         Ok(report)
     }
 
@@ -278,7 +282,7 @@ mod tests {
 
     fn running() -> StatusDoc {
         let d = queued().apply(&E::Claim, at(1)).unwrap();
-        let d = d.apply(&E::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None }, at(2)).unwrap();
+        let d = d.apply(&E::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None, slot: None }, at(2)).unwrap();
         d.apply(&E::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }, at(3)).unwrap()
     }
 

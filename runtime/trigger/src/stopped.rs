@@ -98,6 +98,11 @@ impl Trigger {
         let checkpoint = self.store.has_checkpoint(run_id).await.map_err(|e| e.to_string())?;
         let event = Event::TaskStopped { task_arn: Some(task_arn.to_owned()), error: error.clone(), checkpoint };
         let applied = self.store.apply(run_id, &event).await.map_err(|e| e.to_string())?;
+        // The task's slot of the cap is free now, whether or not the job
+        // had already ended (a worker that finished ends its job first).
+        if let Applied::Written(doc) | Applied::Refused(doc, _) = &applied {
+            self.free_slot_of(doc, task_arn).await;
+        }
         let changed = matches!(applied, Applied::Written(_));
         let what = match applied {
             Applied::Written(doc) if doc.state == State::Starting => {

@@ -531,8 +531,16 @@ async fn over_the_cap_jobs_wait_queued_without_costing_an_attempt_or_a_delivery(
     assert_eq!(launched.len(), 1, "one task under a cap of one");
     assert_eq!(delayed(&env).await, 2, "the two waiting jobs come back by themselves");
 
-    // The task ends; the next wake-up launches one more, and only one.
-    env.ecs.stop_task().cluster(&ecs.cluster).task(&launched[0]).send().await.unwrap();
+    // The job ends and its task stops: the freed slot goes at once to the
+    // job that has waited longest (the others' messages are still delayed).
+    let done = finish(&env, &trigger, &ecs, &launched[0]).await;
+    let mut waiting = Vec::new();
+    for id in ids.iter().filter(|id| **id != done) {
+        waiting.push(env.store().read_status(id).await.unwrap().unwrap().0);
+    }
+    waiting.sort_by_key(|d| d.created_at);
+    let woken: Vec<String> = env.receive(&env.queue_url, 10).await.into_iter().filter_map(|m| m.body).collect();
+    assert_eq!(woken, vec![format!(r#"{{"run_id":"{}"}}"#, waiting[0].run_id)], "the longest waiting is woken, and only it");
     env.sqs.purge_queue().queue_url(&env.queue_url).send().await.unwrap();
     trigger.handle_batch(wake_up(&env, &ids.iter().collect::<Vec<_>>()).await).await;
     let running = env.tasks(&ecs.cluster).await.into_iter().filter(|t| t.last_status() != Some("STOPPED")).count();
@@ -542,6 +550,100 @@ async fn over_the_cap_jobs_wait_queued_without_costing_an_attempt_or_a_delivery(
         states.push(env.store().read_status(id).await.unwrap().unwrap().0.state);
     }
     assert_eq!(states.iter().filter(|s| **s == State::Queued).count(), 1, "{states:?}");
+}
+
+/// A launched job's worker succeeds, then its task stops and ECS's event
+/// reaches the trigger, as on AWS.
+async fn finish(env: &Env, trigger: &Trigger, ecs: &EcsSetup, task_arn: &str) -> RunId {
+    let task = env.tasks(&ecs.cluster).await.into_iter().find(|t| t.task_arn() == Some(task_arn)).unwrap();
+    let run_id = RunId::parse(&env_of(&task).into_iter().find(|(k, _)| k == "RUN_ID").unwrap().1).unwrap();
+    let store = env.store();
+    store.apply(&run_id, &Event::Started { task_arn: Some(task_arn.into()), takeover: false, checkpoint: false }).await.unwrap();
+    store.apply(&run_id, &Event::Succeeded { result_key: keys::result(&run_id), progress: None }).await.unwrap();
+    env.ecs.stop_task().cluster(&ecs.cluster).task(task_arn).send().await.unwrap();
+    trigger.handle(testkit::task_stopped_event(task_arn, Some(run_id.as_str()), 0)).await.unwrap();
+    run_id
+}
+
+#[tokio::test]
+async fn the_cap_holds_under_concurrent_invocations_and_every_waiting_job_starts_in_the_end() {
+    const CAP: usize = 5;
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let mut c = config(&env, &ecs);
+    c.max_running_tasks = Some(CAP as u32);
+    let trigger = Trigger::new(c, env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(submit(&env, &format!("burst-{i:02}")).await);
+    }
+    let mut succeeded = std::collections::HashSet::new();
+    for round in 0.. {
+        assert!(round < 30, "{} of {} jobs started after {round} rounds", succeeded.len(), ids.len());
+        // Five invocations at once, each with ten of the jobs not yet done:
+        // the wake-ups SQS would bring (the waiting jobs' delayed messages).
+        env.sqs.purge_queue().queue_url(&env.queue_url).send().await.unwrap();
+        let waiting: Vec<&RunId> = ids.iter().filter(|id| !succeeded.contains(*id)).collect();
+        let mut invocations = tokio::task::JoinSet::new();
+        for chunk in waiting.chunks(10).take(5) {
+            let (trigger, event) = (trigger.clone(), wake_up(&env, chunk).await);
+            invocations.spawn(async move { trigger.handle_batch(event).await });
+        }
+        while let Some(response) = invocations.join_next().await {
+            assert_eq!(failures(&response.unwrap()), 0, "waiting is not a failed delivery");
+        }
+        let running: Vec<String> =
+            env.tasks(&ecs.cluster).await.into_iter().filter(|t| t.last_status() != Some("STOPPED")).filter_map(|t| t.task_arn().map(str::to_owned)).collect();
+        assert!(running.len() <= CAP, "round {round}: {} tasks running under a cap of {CAP}", running.len());
+        assert!(!running.is_empty() || succeeded.len() == ids.len(), "round {round}: a free slot was not used");
+        for arn in running {
+            succeeded.insert(finish(&env, &trigger, &ecs, &arn).await);
+        }
+        if succeeded.len() == ids.len() {
+            break;
+        }
+    }
+    for id in &ids {
+        let doc = env.store().read_status(id).await.unwrap().unwrap().0;
+        assert_eq!((doc.state, doc.attempt, doc.attempts.len()), (State::Succeeded, 1, 1), "waiting cost no attempt: {doc:?}");
+    }
+    assert!(env.store().taken_slots().await.unwrap().is_empty(), "every slot is free again");
+    assert!(env.receive(&env.dlq_url, 10).await.is_empty(), "no job in the DLQ");
+}
+
+#[tokio::test]
+async fn the_reconciler_frees_a_slot_whose_holder_is_gone() {
+    let env = Env::new().await;
+    let ecs = env.ecs_setup().await;
+    let mut c = config(&env, &ecs);
+    c.max_running_tasks = Some(2);
+    let trigger = Trigger::new(c, env.s3.clone(), env.ecs.clone(), env.sqs.clone());
+    let store = env.store();
+    // A slot taken by an invocation that died before its launch, and one
+    // whose task stopped without an event: both are old enough to judge.
+    let (ghost, lost) = (submit(&env, "ghost").await, submit(&env, "lost").await);
+    env.sqs.purge_queue().queue_url(&env.queue_url).send().await.unwrap();
+    assert!(store.take_slot(0, &job_store::SlotHolder { run_id: ghost.clone(), attempt: 1 }).await.unwrap());
+    trigger.handle_batch(wake_up(&env, &[&lost]).await).await;
+    let doc = store.read_status(&lost).await.unwrap().unwrap().0;
+    let slot = doc.attempts[0].slot.expect("the launch recorded its slot");
+    assert_eq!(slot, 1, "slot 0 was taken");
+    env.ecs.stop_task().cluster(&ecs.cluster).task(doc.task_arn.as_deref().unwrap()).send().await.unwrap();
+
+    // Young slots are left alone: an invocation may be between taking one
+    // and launching. The lost task's is freed as its attempt ends.
+    let report = trigger.handle(schedule_event()).await.unwrap();
+    assert_eq!(report["slots_freed"], 0, "{report}");
+    assert_eq!(store.taken_slots().await.unwrap().len(), 1, "{report}");
+    assert_eq!(store.read_status(&lost).await.unwrap().unwrap().0.attempt, 2, "the lost task's attempt ended");
+
+    // Past the grace, a slot no attempt recorded is freed.
+    let mut c = config(&env, &ecs);
+    c.max_running_tasks = Some(2);
+    c.slot_grace = time::Duration::ZERO;
+    let report = Trigger::new(c, env.s3.clone(), env.ecs.clone(), env.sqs.clone()).handle(schedule_event()).await.unwrap();
+    assert_eq!(report["slots_freed"], 1, "{report}");
+    assert!(store.taken_slots().await.unwrap().is_empty());
 }
 
 #[tokio::test]

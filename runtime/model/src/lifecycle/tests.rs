@@ -21,7 +21,7 @@ fn run(doc: &StatusDoc, events: &[(i64, Event)]) -> StatusDoc {
 }
 
 fn launched() -> StatusDoc {
-    run(&queued(), &[(1, Event::Claim), (2, Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None })])
+    run(&queued(), &[(1, Event::Claim), (2, Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None, slot: None })])
 }
 
 fn running() -> StatusDoc {
@@ -52,8 +52,8 @@ fn events() -> Vec<Event> {
     let p = Some(Progress { best_objective: Some(5), lower_bound: Some(4), elapsed_s: 1.0 });
     let mut all = vec![
         Event::Claim,
-        Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None },
-        Event::Launched { task_arn: "t9".into(), capacity: None, memory_mib: None },
+        Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None, slot: None },
+        Event::Launched { task_arn: "t9".into(), capacity: None, memory_mib: None, slot: None },
         Event::LaunchFailed { error: err("THROTTLED"), retry_in: Some(Duration::seconds(30)) },
         Event::LaunchFailed { error: err("AccessDeniedException"), retry_in: None },
         Event::Heartbeat { progress: p.clone() },
@@ -160,7 +160,7 @@ fn a_lost_task_starts_a_new_attempt_until_none_is_left() {
                 &d,
                 &[
                     (s + 1, Event::Claim),
-                    (s + 2, Event::Launched { task_arn: t.clone(), capacity: None, memory_mib: None }),
+                    (s + 2, Event::Launched { task_arn: t.clone(), capacity: None, memory_mib: None, slot: None }),
                     (s + 3, Event::Started { task_arn: Some(t), takeover: false, checkpoint: false }),
                 ],
             );
@@ -189,7 +189,7 @@ fn the_time_already_solved_counts_and_a_spent_limit_ends_with_the_checkpoint() {
         &d,
         &[
             (1, Event::Claim),
-            (2, Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None }),
+            (2, Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None, slot: None }),
             (3, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }),
         ],
     );
@@ -199,7 +199,7 @@ fn the_time_already_solved_counts_and_a_spent_limit_ends_with_the_checkpoint() {
         &d,
         &[
             (30, Event::Claim),
-            (31, Event::Launched { task_arn: "t2".into(), capacity: None, memory_mib: None }),
+            (31, Event::Launched { task_arn: "t2".into(), capacity: None, memory_mib: None, slot: None }),
             (32, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true }),
         ],
     );
@@ -226,7 +226,7 @@ fn cancel_ends_a_waiting_job_at_once_and_asks_a_running_one() {
     let started = run(
         &claimed,
         &[
-            (3, Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None }),
+            (3, Event::Launched { task_arn: "t1".into(), capacity: None, memory_mib: None, slot: None }),
             (4, Event::Started { task_arn: Some("t1".into()), takeover: false, checkpoint: false }),
         ],
     );
