@@ -28,6 +28,8 @@ pub const LAUNCH_LEASE: Duration = Duration::seconds(120);
 pub const RESEND_LEASE: Duration = Duration::minutes(5);
 /// Slack on top of a promised retry time before the reconciler steps in.
 pub const LEASE_SLACK: Duration = Duration::minutes(2);
+/// Points of progress history a status keeps.
+pub const MAX_HISTORY: usize = 100;
 /// How long a running worker has to honour a cancel before its task is stopped.
 pub const CANCEL_GRACE: Duration = Duration::minutes(2);
 
@@ -218,13 +220,13 @@ impl StatusDoc {
                 if self.state != State::Running {
                     return Err(Refusal::NotApplicable(self.state));
                 }
-                if progress.is_some() {
-                    next.progress = progress.clone();
+                if let Some(p) = progress {
+                    next.note_progress(p);
                 }
             }
             Event::Succeeded { result_key, progress } => {
-                if progress.is_some() {
-                    next.progress = progress.clone();
+                if let Some(p) = progress {
+                    next.note_progress(p);
                 }
                 next.end(State::Succeeded, None, Some(result_key.clone()), now);
             }
@@ -299,6 +301,26 @@ impl StatusDoc {
         self.state.is_terminal()
             && self.result_key.is_some()
             && matches!(event, Event::TaskStopped { .. } | Event::CancelRequested { .. } | Event::DeadlinePassed { .. } | Event::Started { .. })
+    }
+
+    /// The latest progress, and a point of the history when it changed.
+    fn note_progress(&mut self, p: &Progress) {
+        self.progress = Some(p.clone());
+        let moved = self.history.last().is_none_or(|last| (last.best_objective, last.lower_bound) != (p.best_objective, p.lower_bound));
+        if moved {
+            self.history.push(Progress { elapsed_s: self.solved_s + p.elapsed_s, ..p.clone() });
+            if self.history.len() > MAX_HISTORY {
+                // Every second point goes, the newest stays: the history keeps
+                // its span at half the resolution.
+                let last = self.history.pop();
+                let mut i = 0;
+                self.history.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.history.extend(last);
+            }
+        }
     }
 
     fn claim(&mut self, now: OffsetDateTime) {

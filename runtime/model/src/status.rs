@@ -140,6 +140,12 @@ pub struct StatusDoc {
     /// Why a job that could run waits (for example the cap on running tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// The best objective and bound over the job's solving time (all
+    /// attempts together), one point per change, at most
+    /// `lifecycle::MAX_HISTORY` (thinned evenly past that): what the
+    /// console draws.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Progress>,
 }
 
 impl StatusDoc {
@@ -167,6 +173,7 @@ impl StatusDoc {
             launches: 0,
             resends: 0,
             waiting: None,
+            history: Vec::new(),
         }
     }
 

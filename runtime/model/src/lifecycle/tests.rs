@@ -274,3 +274,31 @@ fn retry_delays_grow_to_a_ceiling() {
     let seq: Vec<i64> = (2..=6).map(|n| retry_delay(n).whole_seconds()).collect();
     assert_eq!(seq, [15, 60, 240, 900, 900]);
 }
+
+fn progress(best: i64, bound: i64, elapsed_s: f64) -> Event {
+    Event::Heartbeat { progress: Some(Progress { best_objective: Some(best), lower_bound: Some(bound), elapsed_s }) }
+}
+
+#[test]
+fn the_history_keeps_each_change_over_the_job_s_solving_time_and_stays_bounded() {
+    let d = run(&running(), &[(4, progress(100, 80, 0.5)), (5, progress(100, 80, 1.5)), (6, progress(95, 80, 2.0))]);
+    let points: Vec<(Option<i64>, f64)> = d.history.iter().map(|p| (p.best_objective, p.elapsed_s)).collect();
+    assert_eq!(points, [(Some(100), 0.5), (Some(95), 2.0)], "a point per change, not per heartbeat");
+
+    // A second attempt's time counts on from the first's.
+    let mut d = run(&d, &[(10, Event::TaskStopped { task_arn: Some("t1".into()), error: err("SPOT_INTERRUPTION"), checkpoint: true })]);
+    d = run(&d, &[(11, Event::Claim), (12, Event::Launched { task_arn: "t2".into(), capacity: None, memory_mib: None, slot: None })]);
+    d = run(&d, &[(13, Event::Started { task_arn: Some("t2".into()), takeover: false, checkpoint: true }), (14, progress(90, 85, 1.0))]);
+    let last = d.history.last().unwrap();
+    assert_eq!(last.best_objective, Some(90));
+    assert!((last.elapsed_s - (d.solved_s + 1.0)).abs() < 1e-9 && d.solved_s > 0.0, "{last:?} after {} s solved", d.solved_s);
+
+    // However long it runs, the history stays bounded and keeps its ends.
+    for i in 0..1000 {
+        d = d.apply(&progress(89 - i, 85, 2.0 + i as f64), at(15 + i)).unwrap();
+    }
+    assert!(d.history.len() <= MAX_HISTORY, "{}", d.history.len());
+    assert_eq!(d.history.first().unwrap().best_objective, Some(100));
+    assert_eq!(d.history.last().unwrap().best_objective, Some(89 - 999));
+    assert!(d.history.windows(2).all(|w| w[0].elapsed_s <= w[1].elapsed_s));
+}
