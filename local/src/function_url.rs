@@ -61,7 +61,15 @@ async fn handle(api: &LambdaHost, req: Request) -> Response {
         Ok(answer) => {
             let status = answer.get("statusCode").and_then(serde_json::Value::as_u64).unwrap_or(200) as u16;
             let body = answer.get("body").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-            Response::new(status, body)
+            let mut response = Response::new(status, body);
+            // The function's own headers (the console is HTML, not JSON).
+            if let Some(headers) = answer.get("headers").and_then(serde_json::Value::as_object) {
+                for (name, value) in headers.iter().filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_owned()))) {
+                    response.headers.retain(|(k, _)| *k != name);
+                    response.headers.push((name, value));
+                }
+            }
+            response
         }
         Err(e) => Response::new(502, serde_json::json!({"error": {"code": "FUNCTION_ERROR", "message": e.to_string()}}).to_string()),
     }

@@ -17,7 +17,7 @@ pub fn run() -> anyhow::Result<()> {
     let (status, body) = http(&addr, "POST", "/runs", Some(&request.to_string()))?;
     anyhow::ensure!(status == 202, "POST /runs answered {status}: {body}");
     let run_id = serde_json::from_str::<serde_json::Value>(&body)?["run_id"].as_str().context("no run_id in the answer")?.to_owned();
-    eprintln!("    run_id {run_id}");
+    eprintln!("    run_id {run_id}; watch it in the console: {}/#/runs/{run_id} (`cargo xtask local` keeps the console up)", local.api_url);
 
     let started = Instant::now();
     let mut last = String::new();

@@ -147,6 +147,7 @@ pub fn run() -> anyhow::Result<()> {
     let local = start()?;
     println!();
     println!("the system runs locally; Ctrl-C stops everything");
+    println!("  console: {}/   (submit a job, watch it solve, its schedule as a Gantt chart)", local.api_url);
     println!("  API:     {}   (POST /runs, GET /runs/{{run_id}}, GET /runs/{{run_id}}/result)", local.api_url);
     println!("  logs:    {}", local.work_dir.join("logs").display());
     println!(

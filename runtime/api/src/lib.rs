@@ -1,8 +1,10 @@
 //! The API Lambda behind a Function URL (payload format 2.0):
 //! `POST /runs`, `GET /runs/{run_id}`, `DELETE /runs/{run_id}` (cancel),
-//! `GET /runs/{run_id}/result`.
+//! `GET /runs/{run_id}/result`, and for people `GET /` (the console) with
+//! `GET /runs` (recent jobs).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod listing;
 mod respond;
 mod routes;
 

@@ -27,3 +27,11 @@ pub fn raw_json(status: u16, body: Vec<u8>) -> LambdaFunctionUrlResponse {
     r.body = Some(String::from_utf8_lossy(&body).into_owned());
     r
 }
+
+/// A page of the console.
+pub fn html(status: u16, body: &str) -> LambdaFunctionUrlResponse {
+    let mut r = json(status, &serde_json::Value::Null);
+    r.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.body = Some(body.to_owned());
+    r
+}

@@ -1,5 +1,5 @@
 use crate::Api;
-use crate::respond::{MAX_BODY_BYTES, error, json, raw_json};
+use crate::respond::{MAX_BODY_BYTES, error, html, json, raw_json};
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use base64::Engine;
 use job_model::message::MAX_INLINE_BYTES;
@@ -13,20 +13,28 @@ use std::time::Duration;
 /// submission got to (status, input) is safe: the reconciler finishes it.
 const REQUEST_BUDGET: Duration = Duration::from_secs(25);
 
+/// The console (`GET /`): one page, its script and styles inside, nothing
+/// fetched from elsewhere.
+const CONSOLE: &str = include_str!("console.html");
+
 pub async fn handle(api: &Api, req: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
     let method = req.request_context.http.method.clone().unwrap_or_default().to_ascii_uppercase();
     let path = req.raw_path.clone().unwrap_or_default();
     let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let routed = async {
         match (method.as_str(), segments.as_slice()) {
+            ("GET", []) => html(200, CONSOLE),
+            ("GET", ["runs"]) => crate::listing::list_runs(api, &req).await,
             ("POST", ["runs"]) => submit(api, &req).await,
             ("GET", ["runs", id]) => with_run_id(id, |id| get_status(api, id)).await,
             ("DELETE", ["runs", id]) => with_run_id(id, |id| cancel(api, id)).await,
             ("GET", ["runs", id, "result"]) => with_run_id(id, |id| get_result(api, id)).await,
-            (_, ["runs"] | ["runs", _] | ["runs", _, "result"]) => {
-                error(405, "METHOD_NOT_ALLOWED", format!("{method} is not allowed on {path}; use POST /runs, GET or DELETE /runs/{{run_id}}, GET /runs/{{run_id}}/result"))
-            }
-            _ => error(404, "NOT_FOUND", format!("no route {path}; use POST /runs, GET or DELETE /runs/{{run_id}}, GET /runs/{{run_id}}/result")),
+            (_, ["runs"] | ["runs", _] | ["runs", _, "result"]) => error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("{method} is not allowed on {path}; use GET / (the console), GET or POST /runs, GET or DELETE /runs/{{run_id}}, GET /runs/{{run_id}}/result"),
+            ),
+            _ => error(404, "NOT_FOUND", format!("no route {path}; use GET / (the console), GET or POST /runs, GET or DELETE /runs/{{run_id}}, GET /runs/{{run_id}}/result")),
         }
     };
     let response = match tokio::time::timeout(REQUEST_BUDGET, routed).await {

@@ -208,3 +208,46 @@ async fn storage_errors_name_no_bucket_or_key() {
     let text = r.body.unwrap_or_default();
     assert!(!text.contains("no-such-bucket-here") && !text.contains("jobs/"), "{text}");
 }
+
+#[tokio::test]
+async fn the_console_is_served_and_recent_jobs_list_newest_first_page_by_page() {
+    let env = Env::new().await;
+    let r = solver_api::handle(&api(&env), event("GET", "/", None)).await;
+    assert_eq!(r.status_code, 200);
+    assert_eq!(r.headers.get("content-type").unwrap(), "text/html; charset=utf-8");
+    let page = r.body.unwrap();
+    assert!(page.contains("<svg id=\"gantt\"") && !page.contains("src=\"http") && !page.contains("href=\"http"), "one page, nothing fetched from elsewhere");
+
+    // Three jobs: one left queued, two ended one after the other.
+    for id in ["l-1", "l-2", "l-3"] {
+        let job = SMALL_JOB.replace("\"time_limit_s\":30", &format!("\"time_limit_s\":30,\"run_id\":\"{id}\""));
+        assert_eq!(solver_api::handle(&api(&env), event("POST", "/runs", Some(&job))).await.status_code, 202);
+    }
+    for id in ["l-1", "l-2"] {
+        let event = job_model::Event::Failed { error: job_model::ErrorInfo::new("TEST", "ended by the test") };
+        env.store().apply(&RunId::parse(id).unwrap(), &event).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let list = |query: &str| {
+        let mut e = event("GET", "/runs", None);
+        e.raw_query_string = Some(query.to_owned());
+        let api = api(&env);
+        async move { solver_api::handle(&api, e).await }
+    };
+    let ids = |r: &LambdaFunctionUrlResponse| body(r)["runs"].as_array().unwrap().iter().map(|s| s["run_id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let first = list("limit=1").await;
+    assert_eq!(first.status_code, 200, "{:?}", first.body);
+    assert_eq!(ids(&first), ["l-3", "l-2"], "the unfinished first, then the newest ended");
+    assert_eq!(body(&first)["runs"][1]["state"], "FAILED");
+    assert_eq!(body(&first)["runs"][1]["error_code"], "TEST");
+    let cursor = body(&first)["next_cursor"].as_str().unwrap().to_owned();
+    let second = list(&format!("limit=1&cursor={cursor}")).await;
+    assert_eq!(ids(&second), ["l-1"]);
+    assert!(body(&second)["next_cursor"].is_null(), "the last page says so");
+    assert_eq!(ids(&list("").await), ["l-3", "l-2", "l-1"]);
+    for bad in ["limit=0", "limit=1000", "cursor=../../x", "offset=3"] {
+        let r = list(bad).await;
+        assert_eq!(r.status_code, 400, "{bad}");
+        assert!(!body(&r)["error"]["message"].as_str().unwrap().contains("index/"), "no keys in an error: {bad}");
+    }
+}

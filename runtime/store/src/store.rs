@@ -221,6 +221,40 @@ impl Store {
         Ok(out.contents().iter().filter_map(|o| o.key().and_then(keys::run_id_of_ended_key)).collect())
     }
 
+    /// One page of the ended index, newest first, after `cursor` (the tail
+    /// of the last key of the page before, as this returned it), and the
+    /// cursor of the next page when there is one.
+    pub async fn ended_page(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<RunId>, Option<String>), StoreError> {
+        let max = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let mut request = self.s3.list_objects_v2().bucket(&self.bucket).prefix(keys::ENDED_PREFIX).max_keys(max);
+        if let Some(cursor) = cursor {
+            request = request.start_after(format!("{}{cursor}", keys::ENDED_PREFIX));
+        }
+        let out = request.send().await.map_err(|e| self.s3_error("ListObjectsV2", keys::ENDED_PREFIX, &e))?;
+        let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
+        let next = (out.is_truncated() == Some(true)).then(|| keys.last().and_then(|k| k.strip_prefix(keys::ENDED_PREFIX)).map(str::to_owned)).flatten();
+        Ok((keys.into_iter().filter_map(keys::run_id_of_ended_key).collect(), next))
+    }
+
+    /// The statuses of `run_ids`, read at once (missing ones left out), in
+    /// the order given.
+    pub async fn read_many(&self, run_ids: Vec<RunId>) -> Result<Vec<StatusDoc>, StoreError> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, run_id) in run_ids.into_iter().enumerate() {
+            let store = self.clone();
+            set.spawn(async move { (i, store.read_status(&run_id).await) });
+        }
+        let mut docs = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let Ok((i, read)) = joined else { continue };
+            if let Some((doc, _)) = read? {
+                docs.push((i, doc));
+            }
+        }
+        docs.sort_by_key(|(i, _)| *i);
+        Ok(docs.into_iter().map(|(_, d)| d).collect())
+    }
+
     /// The run ids in the active index, with when each entry was written.
     pub async fn active_jobs(&self) -> Result<Vec<(RunId, i64)>, StoreError> {
         Ok(self.list(keys::ACTIVE_PREFIX).await?.into_iter().filter_map(|(key, written)| Some((keys::run_id_of_active_key(&key)?, written))).collect())
