@@ -138,7 +138,17 @@ pub fn compute(docs: &[StatusDoc], settings: &Settings, prices: Prices, region: 
 
 pub async fn cost(aws: &Aws, settings: &Settings, since: &str) -> anyhow::Result<CostReport> {
     let to = OffsetDateTime::now_utc();
-    let from = to - time::Duration::seconds(parse_period(since)?);
+    between(aws, settings, to - time::Duration::seconds(parse_period(since)?), to).await
+}
+
+/// What the calendar month so far cost (UTC), for `deploy status`'s line.
+pub async fn month_so_far(aws: &Aws, settings: &Settings) -> anyhow::Result<CostReport> {
+    let to = OffsetDateTime::now_utc();
+    let from = to.replace_day(1).map_or(to, |d| d.replace_time(time::Time::MIDNIGHT));
+    between(aws, settings, from, to).await
+}
+
+async fn between(aws: &Aws, settings: &Settings, from: OffsetDateTime, to: OffsetDateTime) -> anyhow::Result<CostReport> {
     let prices = pricing::prices(settings, &aws.region)?;
     let store = job_store::Store::new(aws.s3.clone(), &settings.names.bucket);
     let docs = store.statuses_since(from.unix_timestamp()).await.with_context(|| format!("could not read the jobs in {}", settings.names.bucket))?;

@@ -137,6 +137,17 @@ impl Display for StatusReport {
                 )?;
             }
         }
+        if let Some(c) = &self.month_so_far {
+            writeln!(
+                f,
+                "month:     ${:.2} for {} jobs since {} (Spot saved ${:.2}; the old polling service: ${:.2})",
+                c.total_usd,
+                c.jobs,
+                c.since.get(..10).unwrap_or(&c.since),
+                c.spot_saved_usd,
+                c.polling_service_usd
+            )?;
+        }
         writeln!(f, "recent jobs:")?;
         for j in &self.recent_jobs {
             writeln!(f, "  {:<40} {:<10} {}{}", j.run_id, j.state, j.updated_at, j.error.as_deref().map(|e| format!("  {e}")).unwrap_or_default())?;

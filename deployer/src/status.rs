@@ -59,9 +59,21 @@ pub struct StatusReport {
     pub service: String,
     pub recent_jobs: Vec<JobInfo>,
     pub api_url: Option<String>,
+    /// What solving cost this calendar month so far (UTC), beside the old
+    /// polling service over the same days.
+    pub month_so_far: Option<MonthCost>,
     /// Parts that could not be read (a missing permission, say): reported
     /// rather than shown as "nothing there".
     pub unreadable: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct MonthCost {
+    pub since: String,
+    pub jobs: usize,
+    pub total_usd: f64,
+    pub spot_saved_usd: f64,
+    pub polling_service_usd: f64,
 }
 
 pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusReport> {
@@ -116,7 +128,15 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
             Vec::new()
         }
     };
+    let month_so_far = match crate::cost::month_so_far(aws, settings).await {
+        Ok(c) => Some(MonthCost { since: c.since, jobs: c.jobs, total_usd: c.total_usd, spot_saved_usd: c.spot_saved_usd, polling_service_usd: c.polling_service_usd }),
+        Err(e) => {
+            unreadable.push(format!("this month's cost: {e:#}"));
+            None
+        }
+    };
     Ok(StatusReport {
+        month_so_far,
         stack: n.stack.clone(),
         stack_status,
         region: aws.region.clone(),

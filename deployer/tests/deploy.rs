@@ -393,6 +393,13 @@ fn cost_adds_up_the_attempts_the_jobs_recorded() {
     assert_eq!(r["per_job"][0]["usd"].as_f64(), Some(cents(on_demand + spot)), "{r}");
     assert_eq!(r["polling_service_usd"].as_f64(), Some(cents(24.0 * 0.04937)), "a day of the old service: {r}");
     assert!(d.ok(&["cost"]).contains("the old polling service, same size, always on"));
+    // `deploy status` has the calendar month so far in one line.
+    let month = d.json(&["status"])["month_so_far"].clone();
+    let now = time::OffsetDateTime::now_utc();
+    if now.day() > 1 || now.hour() >= 4 {
+        assert_eq!((month["jobs"].as_u64(), month["total_usd"].as_f64()), (Some(1), Some(cents(on_demand + spot))), "{month}");
+    }
+    assert!(d.ok(&["status"]).lines().any(|l| l.starts_with("month:") && l.contains("the old polling service")), "a month line");
     assert!(d.fails(&["cost", "--since", "30"]).contains("the unit is d, h or m"));
 }
 

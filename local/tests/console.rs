@@ -219,6 +219,18 @@ async fn the_console_submits_watches_draws_the_schedule_and_cancels() {
     .await;
     assert_eq!(rows[1], json!(run_id), "{rows:?}");
     browser.screenshot(&shots, "job-list.png").await;
+
+    // On a phone's width the finished job still fits: nothing wider than the screen.
+    browser.cmd("POST", "/window/rect", json!({"width": 412, "height": 915})).await;
+    browser.go(&format!("{console}#/runs/{run_id}")).await;
+    browser.wait_text("#job-state", "SUCCEEDED", Duration::from_secs(20)).await;
+    testkit::eventually("the schedule drawn on a phone", Duration::from_secs(20), || async {
+        (browser.eval("return document.querySelectorAll('#gantt rect.op').length").await == json!(36)).then_some(())
+    })
+    .await;
+    let widths = browser.eval("return [document.documentElement.scrollWidth, window.innerWidth]").await;
+    assert!(widths[0].as_u64() <= widths[1].as_u64(), "the page is wider than the phone's screen: {widths}");
+    browser.screenshot(&shots, "phone-finished-job.png").await;
     eprintln!("console screenshots in {}", shots.display());
     system.shutdown().await;
 }
