@@ -9,12 +9,11 @@
 
 mod common;
 
-use common::{checked_result, deploy, submit};
-use local_plane::{LocalSystem, Options, http};
+use common::{checked_result, deploy, run_id_of, submit};
+use local_plane::http;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
-use testkit::Moto;
 
 const JOBS: usize = 60;
 const CAP: usize = 5;
@@ -25,25 +24,13 @@ async fn status(api: &str, run_id: &str) -> Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-/// The `RUN_ID` of a worker process, from its environment.
-fn run_id_of(pid: u32) -> Option<String> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    environ.split(|&b| b == 0).find_map(|kv| kv.strip_prefix(b"RUN_ID=").map(|v| String::from_utf8_lossy(v).into_owned()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spot_first_under_a_cap_finishes_every_job_and_the_bill_adds_up() {
     job_store::init_logging();
     let started = Instant::now();
-    let moto = Moto::start();
-    let dist = common::artifacts("local-capacity");
-    std::fs::write(dist.join("deploy.yaml"), format!("worker:\n  capacity: spot-first\n  cpu: 1024\n  memory: 2048\nlimits:\n  max_running_tasks: {CAP}\n")).unwrap();
-    moto.push_image("solver-worker", "latest").await;
-    assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
-    let mut options = Options::defaults(moto.endpoint.clone(), common::bin_dir(), dist.join("logs"));
-    options.reconcile_every = Duration::from_secs(5);
-    let logs = options.log_dir.clone();
-    let system = LocalSystem::start(options).await.unwrap();
+    let config = format!("worker:\n  capacity: spot-first\n  cpu: 1024\n  memory: 2048\nlimits:\n  max_running_tasks: {CAP}\n");
+    let (moto, dist, system) = common::local_system("local-capacity", Some(&config)).await;
+    let logs = dist.join("logs");
     let api = system.api_addr.clone();
 
     let request = json!({"problem": {"kind": "jobshop", "format": "orlib", "text": testkit::instance("ft10")}, "time_limit_s": TIME_LIMIT_S});

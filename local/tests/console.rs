@@ -9,13 +9,11 @@
 
 mod common;
 
-use common::deploy;
-use local_plane::{LocalSystem, Options, http};
+use local_plane::http;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-use testkit::Moto;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -138,13 +136,7 @@ async fn the_console_submits_watches_draws_the_schedule_and_cancels() {
     job_store::init_logging();
     let shots: PathBuf = std::env::var_os("SCREENSHOT_DIR").map_or_else(|| std::env::temp_dir().join(testkit::unique("console-screenshots")), PathBuf::from);
     std::fs::create_dir_all(&shots).unwrap();
-    let moto = Moto::start();
-    let dist = common::artifacts("local-console");
-    moto.push_image("solver-worker", "latest").await;
-    assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
-    let mut options = Options::defaults(moto.endpoint.clone(), common::bin_dir(), dist.join("logs"));
-    options.reconcile_every = Duration::from_secs(5);
-    let system = LocalSystem::start(options).await.unwrap();
+    let (_moto, _dist, system) = common::local_system("local-console", None).await;
     let api = system.api_addr.clone();
     let console = format!("http://{api}/");
     let browser = Browser::start().await;

@@ -10,13 +10,12 @@
 
 mod common;
 
-use common::{checked_result, deploy, finished, submit};
-use local_plane::{LocalSystem, Options, http};
+use common::{checked_result, finished, run_id_of, submit};
+use local_plane::http;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use testkit::Moto;
 
 const JOBS: usize = 100;
 const WAVE: usize = 20;
@@ -32,12 +31,6 @@ impl Lcg {
     }
 }
 
-/// The `RUN_ID` of a worker process, from its environment.
-fn run_id_of(pid: u32) -> Option<String> {
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    environ.split(|&b| b == 0).find_map(|kv| kv.strip_prefix(b"RUN_ID=").map(|v| String::from_utf8_lossy(v).into_owned()))
-}
-
 async fn state(api: &str, run_id: &str) -> Option<Value> {
     let (_, body) = http::call(api, "GET", &format!("/runs/{run_id}"), None).await.ok()?;
     serde_json::from_slice(&body).ok()
@@ -47,14 +40,8 @@ async fn state(api: &str, run_id: &str) -> Option<Value> {
 async fn every_job_ends_exactly_once_under_kills_interruptions_a_paused_control_plane_and_lost_events() {
     job_store::init_logging();
     let started = Instant::now();
-    let moto = Moto::start();
-    let dist = common::artifacts("local-faults");
-    moto.push_image("solver-worker", "latest").await;
-    assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
-    let mut options = Options::defaults(moto.endpoint.clone(), common::bin_dir(), dist.join("logs"));
-    options.reconcile_every = Duration::from_secs(5);
-    let logs = options.log_dir.clone();
-    let system = LocalSystem::start(options).await.unwrap();
+    let (moto, dist, system) = common::local_system("local-faults", None).await;
+    let logs = dist.join("logs");
     let api = system.api_addr.clone();
     let faults = &system.tasks.faults;
     faults.drop_stop_event_every.store(4, Ordering::Relaxed);

@@ -3,13 +3,37 @@
 #![allow(dead_code)]
 
 use job_model::{JobRequest, JobShopResult, check_schedule};
-use local_plane::http;
+use local_plane::{LocalSystem, Options, http};
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 use testkit::{Moto, eventually};
+
+/// The local system on an emulator of its own: the stack deployed (with
+/// `config` as its deploy.yaml when given) over a stand-in worker image,
+/// and the reconciler every 5 s (on AWS, every minute). The workers' logs
+/// are in `dist/logs`.
+pub async fn local_system(name: &str, config: Option<&str>) -> (Moto, PathBuf, LocalSystem) {
+    let moto = Moto::start();
+    let dist = artifacts(name);
+    if let Some(config) = config {
+        std::fs::write(dist.join("deploy.yaml"), config).unwrap();
+    }
+    moto.push_image("solver-worker", "latest").await;
+    assert_eq!(deploy(&moto, &dist, &[])["mode"], "on-demand");
+    let mut options = Options::defaults(moto.endpoint.clone(), bin_dir(), dist.join("logs"));
+    options.reconcile_every = Duration::from_secs(5);
+    let system = LocalSystem::start(options).await.unwrap();
+    (moto, dist, system)
+}
+
+/// The `RUN_ID` of a worker process, from its environment.
+pub fn run_id_of(pid: u32) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|&b| b == 0).find_map(|kv| kv.strip_prefix(b"RUN_ID=").map(|v| String::from_utf8_lossy(v).into_owned()))
+}
 
 /// `target/debug`, where cargo put this workspace's programs for the tests.
 pub fn bin_dir() -> PathBuf {
