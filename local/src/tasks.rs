@@ -181,10 +181,15 @@ impl TaskRunner {
                 };
                 let mut event_detail = event_detail;
                 event_detail["stopCode"] = if spot { "SpotInterruption" } else { "EssentialContainerExited" }.into();
+                // The event first, then the stop in the emulator: moto keeps
+                // no stop code, so a reconciler run that found the task
+                // stopped before its event came would take a Spot
+                // interruption for a plain stop (on AWS DescribeTasks has
+                // the code). A dropped event leaves the reconciler that gap.
+                this.send_task_stopped(event_detail, &reason, code).await;
                 if let Err(e) = this.ecs.stop_task().cluster(&this.options.cluster).task(&arn).reason(&reason).send().await {
                     tracing::warn!("could not stop {arn} in the emulator: {e}");
                 }
-                this.send_task_stopped(event_detail, &reason, code).await;
             });
         }
         Ok(())
