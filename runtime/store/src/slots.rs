@@ -69,17 +69,9 @@ impl Store {
 
     /// The first `limit` jobs of the waiting line, longest waiting first,
     /// with their entries' keys.
-    pub async fn waiting_line(&self, limit: i32) -> Result<Vec<(String, RunId)>, StoreError> {
-        let out = self
-            .s3
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(keys::WAITING_PREFIX)
-            .max_keys(limit)
-            .send()
-            .await
-            .map_err(|e| self.s3_error("ListObjectsV2", keys::WAITING_PREFIX, &e))?;
-        Ok(out.contents().iter().filter_map(|o| o.key()).filter_map(|k| Some((k.to_owned(), keys::run_id_of_waiting_key(k)?))).collect())
+    pub async fn waiting_line(&self, limit: usize) -> Result<Vec<(String, RunId)>, StoreError> {
+        let (keys, _) = self.list_page(keys::WAITING_PREFIX, None, limit).await?;
+        Ok(keys.into_iter().filter_map(|k| Some((k.clone(), keys::run_id_of_waiting_key(&k)?))).collect())
     }
 }
 

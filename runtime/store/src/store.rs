@@ -23,8 +23,8 @@ pub enum Applied {
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(crate) s3: aws_sdk_s3::Client,
-    pub(crate) bucket: String,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
 }
 
 /// A conditional write lost its race (412), or S3 saw a concurrent one (409).
@@ -43,7 +43,7 @@ impl Store {
         &self.bucket
     }
 
-    pub(crate) fn s3_error(&self, op: &'static str, key: &str, e: &(dyn std::error::Error + 'static)) -> StoreError {
+    fn s3_error(&self, op: &'static str, key: &str, e: &(dyn std::error::Error + 'static)) -> StoreError {
         StoreError::S3 { op, bucket: self.bucket.clone(), key: key.to_owned(), message: describe(e) }
     }
 
@@ -208,41 +208,47 @@ impl Store {
     /// The run ids of the `limit` jobs that ended last, newest first: one
     /// bounded listing of the ended index.
     pub async fn recently_ended(&self, limit: usize) -> Result<Vec<RunId>, StoreError> {
+        Ok(self.ended_page(None, limit).await?.0)
+    }
+
+    /// At most `limit` keys under `prefix` (after `start_after` when given),
+    /// in S3's order, and whether more follow: one ListObjectsV2 call.
+    pub(crate) async fn list_page(&self, prefix: &str, start_after: Option<String>, limit: usize) -> Result<(Vec<String>, bool), StoreError> {
         let max = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
         let out = self
             .s3
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(keys::ENDED_PREFIX)
+            .prefix(prefix)
             .max_keys(max)
+            .set_start_after(start_after)
             .send()
             .await
-            .map_err(|e| self.s3_error("ListObjectsV2", keys::ENDED_PREFIX, &e))?;
-        Ok(out.contents().iter().filter_map(|o| o.key().and_then(keys::run_id_of_ended_key)).collect())
+            .map_err(|e| self.s3_error("ListObjectsV2", prefix, &e))?;
+        Ok((out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect(), out.is_truncated() == Some(true)))
     }
 
     /// One page of the ended index, newest first, after `cursor` (the tail
     /// of the last key of the page before, as this returned it), and the
     /// cursor of the next page when there is one.
     pub async fn ended_page(&self, cursor: Option<&str>, limit: usize) -> Result<(Vec<RunId>, Option<String>), StoreError> {
-        let max = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
-        let mut request = self.s3.list_objects_v2().bucket(&self.bucket).prefix(keys::ENDED_PREFIX).max_keys(max);
-        if let Some(cursor) = cursor {
-            request = request.start_after(format!("{}{cursor}", keys::ENDED_PREFIX));
-        }
-        let out = request.send().await.map_err(|e| self.s3_error("ListObjectsV2", keys::ENDED_PREFIX, &e))?;
-        let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
-        let next = (out.is_truncated() == Some(true)).then(|| keys.last().and_then(|k| k.strip_prefix(keys::ENDED_PREFIX)).map(str::to_owned)).flatten();
-        Ok((keys.into_iter().filter_map(keys::run_id_of_ended_key).collect(), next))
+        let (keys, more) = self.list_page(keys::ENDED_PREFIX, cursor.map(|c| format!("{}{c}", keys::ENDED_PREFIX)), limit).await?;
+        let next = more.then(|| keys.last().and_then(|k| k.strip_prefix(keys::ENDED_PREFIX)).map(str::to_owned)).flatten();
+        Ok((keys.iter().filter_map(|k| keys::run_id_of_ended_key(k)).collect(), next))
     }
 
-    /// The statuses of `run_ids`, read at once (missing ones left out), in
-    /// the order given.
+    /// The statuses of `run_ids`, read a few at a time (missing ones left
+    /// out), in the order given.
     pub async fn read_many(&self, run_ids: Vec<RunId>) -> Result<Vec<StatusDoc>, StoreError> {
+        const AT_ONCE: usize = 16;
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
         let mut set = tokio::task::JoinSet::new();
         for (i, run_id) in run_ids.into_iter().enumerate() {
-            let store = self.clone();
-            set.spawn(async move { (i, store.read_status(&run_id).await) });
+            let (store, limit) = (self.clone(), limit.clone());
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (i, store.read_status(&run_id).await)
+            });
         }
         let mut docs = Vec::new();
         while let Some(joined) = set.join_next().await {
@@ -287,16 +293,6 @@ impl Store {
         Ok(())
     }
 
-    async fn read_all(&self, run_ids: impl IntoIterator<Item = RunId>) -> Result<Vec<StatusDoc>, StoreError> {
-        let mut docs = Vec::new();
-        for run_id in run_ids {
-            if let Some((doc, _)) = self.read_status(&run_id).await? {
-                docs.push(doc);
-            }
-        }
-        Ok(docs)
-    }
-
     /// The `limit` jobs that started last of those not ended, and the `limit` that ended last, for
     /// `deploy status`: two bounded listings of the indexes, never one of
     /// all of `jobs/`.
@@ -309,7 +305,7 @@ impl Store {
                 run_ids.push(id);
             }
         }
-        let mut docs = self.read_all(run_ids).await?;
+        let mut docs = self.read_many(run_ids).await?;
         docs.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
         Ok(docs)
     }
@@ -335,6 +331,6 @@ impl Store {
                 }
             }
         }
-        self.read_all(run_ids).await
+        self.read_many(run_ids).await
     }
 }
