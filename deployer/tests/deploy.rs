@@ -306,7 +306,7 @@ fn a_resource_that_fails_is_reported() {
 }
 
 fn testkit_template() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../stacks/solver.yaml")).unwrap()
+    std::fs::read_to_string(testkit::workspace_root().join("stacks/solver.yaml")).unwrap()
 }
 
 #[test]

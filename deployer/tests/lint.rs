@@ -11,7 +11,7 @@ fn tool(name: &str) -> PathBuf {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    testkit::workspace_root()
 }
 
 fn passes(cmd: &mut Command) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// `../shared/data/jobshop` beside the clone, or under `SHARED_DATA`.
 fn data_dir() -> std::path::PathBuf {
-    std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"), Into::into).join("jobshop")
+    std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from("../../../shared/data"), Into::into).join("jobshop")
 }
 
 fn instances() -> Vec<(String, JobShop)> {

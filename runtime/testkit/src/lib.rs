@@ -296,12 +296,25 @@ pub fn instance(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The workspace root, found at run time from the directory cargo runs a
+/// test in (its package's). A path baked in with `env!` would name the
+/// checkout that first compiled this crate: the build cache is shared
+/// between checkouts, and CI's clean clone is gone after its run.
+pub fn workspace_root() -> PathBuf {
+    let start = std::env::current_dir().expect("a current directory");
+    start
+        .ancestors()
+        .find(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|toml| toml.contains("[workspace]")))
+        .unwrap_or_else(|| panic!("no workspace Cargo.toml above {}", start.display()))
+        .to_path_buf()
+}
+
 /// `../shared/data`, found from the workspace root (or `SHARED_DATA`).
 pub fn shared_data() -> PathBuf {
     if let Some(p) = std::env::var_os("SHARED_DATA") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+    workspace_root().join("../shared/data")
 }
 
 /// Waits until `f` gives `Some`, polling every 100 ms, or panics after `timeout`

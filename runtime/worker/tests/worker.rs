@@ -196,7 +196,8 @@ async fn missing_or_malformed_variables_are_named_at_start_up() {
 #[tokio::test]
 async fn an_external_solver_is_run_unchanged_and_checked() {
     let env = Env::new().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sequential_solver.py");
+    // From the package directory, where cargo runs its tests.
+    let script = std::env::current_dir().unwrap().join("tests/fixtures/sequential_solver.py").display().to_string();
     let request = serde_json::json!({"problem": {"kind": "jobshop", "jobs": [[{"machine": 0, "duration": 3}, {"machine": 1, "duration": 2}], [{"machine": 1, "duration": 4}, {"machine": 0, "duration": 1}]]}, "time_limit_s": 10});
     let cases = [
         ("ext-ok", format!("python3 {script}"), State::Succeeded, None),
