@@ -1,23 +1,29 @@
-//! Just enough HTTP/1.1 for loopback: keep-alive, Content-Length and chunked
-//! bodies. The data plane speaks it to the Lambda runtime client inside the
-//! real `bootstrap` programs, to the worker (task metadata) and to people.
+//! HTTP/1.1 on loopback, served and called with hyper. The data plane speaks
+//! it to the Lambda runtime client inside the real `bootstrap` programs, to
+//! the worker (task metadata) and to people (the API's Function URL).
+//!
+//! Handlers see a whole request and give a whole response: every body here
+//! is small, and a Function URL buffers them too.
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub method: String,
+    /// The path and query as sent.
     pub target: String,
+    /// Lower-case names; repeated headers joined with ", ".
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
-    /// HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes
-    /// it unless told to keep it (clients then read to the end).
-    pub keep_alive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -35,175 +41,158 @@ impl Response {
 
 pub type Handler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
 
+/// A Function URL refuses request payloads over 6 MB; so does this server,
+/// before reading more than that of what a client sends.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
 /// Serves `handler` on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, handler: Handler) {
     while let Ok((stream, _)) = listener.accept().await {
         let handler = handler.clone();
         tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut reader = BufReader::new(read);
-            loop {
-                let (response, close) = match read_request(&mut reader).await {
-                    Ok(Some(request)) => {
-                        let close = !request.keep_alive;
-                        (handler(request).await, close)
-                    }
-                    // Answered as a Function URL does; the unread body
-                    // makes the connection unusable, so it is closed.
-                    Err(e) if e.get_ref().is_some_and(|inner| inner.is::<BodyTooLarge>()) => {
-                        (Response::new(413, r#"{"message":"Request must be smaller than 6291456 bytes"}"#), true)
-                    }
-                    Ok(None) | Err(_) => break,
-                };
-                let mut head = format!("HTTP/1.1 {} {}\r\ncontent-length: {}\r\n", response.status, reason(response.status), response.body.len());
-                for (k, v) in &response.headers {
-                    head.push_str(&format!("{k}: {v}\r\n"));
-                }
-                head.push_str("\r\n");
-                if write.write_all(head.as_bytes()).await.is_err() || write.write_all(&response.body).await.is_err() || close {
-                    break;
-                }
-            }
+            let service = hyper::service::service_fn(move |request| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(answer(&handler, request).await) }
+            });
+            // A connection's errors (a client gone mid-request) are its own.
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        202 => "Accepted",
-        400 => "Bad Request",
-        404 => "Not Found",
-        409 => "Conflict",
-        413 => "Payload Too Large",
-        _ => "Status",
+async fn answer(handler: &Handler, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = match read_limited(body, MAX_BODY_BYTES).await {
+        Ok(body) => body.to_vec(),
+        // Answered as a Function URL does. The rest of the body is never
+        // read, so the connection cannot carry another request.
+        Err(BodyError::TooLarge) => {
+            let mut response = Response::new(413, format!(r#"{{"message":"Request must be smaller than {MAX_BODY_BYTES} bytes"}}"#));
+            response.headers.push(("connection".into(), "close".into()));
+            return to_hyper(response);
+        }
+        Err(BodyError::Broken(e)) => return to_hyper(Response::new(400, serde_json::json!({"message": format!("could not read the request body: {e}")}).to_string())),
+    };
+    let mut headers = BTreeMap::<String, String>::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        headers.entry(name.as_str().to_owned()).and_modify(|v| *v = format!("{v}, {value}")).or_insert(value);
     }
+    let target = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), ToString::to_string);
+    to_hyper(handler(Request { method: parts.method.to_string(), target, headers, body }).await)
 }
-
-async fn read_head<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Result<Option<(String, BTreeMap<String, String>)>> {
-    let mut first = String::new();
-    if reader.read_line(&mut first).await? == 0 {
-        return Ok(None);
-    }
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(None);
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    Ok(Some((first.trim_end().to_owned(), headers)))
-}
-
-/// A Function URL refuses request payloads over 6 MB; so does this server,
-/// before allocating what a hostile `content-length` asks for.
-pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
 #[derive(Debug)]
-struct BodyTooLarge;
+pub enum BodyError {
+    TooLarge,
+    Broken(String),
+}
 
-impl std::fmt::Display for BodyTooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "request body over the {MAX_BODY_BYTES}-byte limit")
+/// The whole body, or `TooLarge` once it passes `limit`: at once for a
+/// `content-length` over it, else as soon as that much arrived.
+pub async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    if hyper::body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) => Err(BodyError::Broken(e.to_string())),
     }
 }
 
-impl std::error::Error for BodyTooLarge {}
-
-fn too_large() -> std::io::Error {
-    std::io::Error::other(BodyTooLarge)
-}
-
-async fn read_body<R: AsyncBufReadExt + Unpin>(reader: &mut R, headers: &BTreeMap<String, String>) -> std::io::Result<Vec<u8>> {
-    if headers.get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        let mut body = Vec::new();
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).await?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).map_err(std::io::Error::other)?;
-            if body.len().saturating_add(n) > MAX_BODY_BYTES {
-                return Err(too_large());
-            }
-            let mut chunk = vec![0; n + 2];
-            reader.read_exact(&mut chunk).await?;
-            if n == 0 {
-                return Ok(body);
-            }
-            body.extend_from_slice(&chunk[..n]);
+fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() = hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), http::HeaderValue::try_from(value)) {
+            out.headers_mut().insert(name, value);
         }
     }
-    let len = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-    if len > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).await?;
-    Ok(body)
-}
-
-async fn read_request<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> std::io::Result<Option<Request>> {
-    let Some((first, headers)) = read_head(reader).await? else { return Ok(None) };
-    let mut parts = first.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned());
-    let connection = headers.get("connection").map(|c| c.to_ascii_lowercase());
-    let keep_alive = match parts.next() {
-        Some("HTTP/1.0") => connection.as_deref() == Some("keep-alive"),
-        _ => connection.as_deref() != Some("close"),
-    };
-    let body = read_body(reader, &headers).await?;
-    Ok(Some(Request { method, target, headers, body, keep_alive }))
+    out
 }
 
 /// One request on a fresh connection: `(status, body)`.
 pub async fn call(addr: &str, method: &str, target: &str, body: Option<&[u8]>) -> std::io::Result<(u16, Vec<u8>)> {
     let stream = TcpStream::connect(addr).await?;
-    let (read, mut write) = stream.into_split();
-    let body = body.unwrap_or_default();
-    let head = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
-    write.write_all(head.as_bytes()).await?;
-    write.write_all(body).await?;
-    let mut reader = BufReader::new(read);
-    let (first, headers) = read_head(&mut reader).await?.ok_or_else(|| std::io::Error::other("connection closed before a response"))?;
-    let status = first.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = read_body(&mut reader, &headers).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+    let driver = tokio::spawn(connection);
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(target)
+        .header("host", addr)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::copy_from_slice(body.unwrap_or_default())))
+        .map_err(std::io::Error::other)?;
+    let response = sender.send_request(request).await.map_err(std::io::Error::other)?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.map_err(std::io::Error::other)?.to_bytes().to_vec();
+    driver.abort();
     Ok((status, body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    async fn raw(request: &str) -> String {
+    async fn raw(request: impl Into<Vec<u8>>) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(serve(listener, Arc::new(|_req| Box::pin(async { Response::new(200, "{}") }))));
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut out = String::new();
+        let server = tokio::spawn(serve(listener, Arc::new(|req: Request| Box::pin(async move { Response::new(200, format!("{{\"got\":{}}}", req.body.len())) }))));
+        let (mut read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
+        // Written beside the reading: a refused body is never read to its end.
+        let request = request.into();
+        let writer = tokio::spawn(async move {
+            let _ = write.write_all(&request).await;
+            // Held open: a closed half would end the body early.
+            std::future::pending::<()>().await;
+            drop(write);
+        });
+        let mut out = Vec::new();
         // Reading to the end only returns if the server closes the connection.
-        tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut out)).await.expect("the server closed the connection").unwrap();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), read.read_to_end(&mut out)).await.expect("the server closed the connection");
+        assert!(read.is_ok() || !out.is_empty(), "{read:?}");
+        writer.abort();
         server.abort();
-        out
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     #[tokio::test]
     async fn http_1_0_and_connection_close_end_the_connection_after_the_answer() {
-        assert!(raw("GET /runs/x HTTP/1.0\r\nHost: a\r\n\r\n").await.starts_with("HTTP/1.1 200"));
-        assert!(raw("GET /runs/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.ends_with("{}"));
+        assert!(raw("GET /runs/x HTTP/1.0\r\nHost: a\r\n\r\n").await.contains(" 200 OK\r\n"));
+        assert!(raw("GET /runs/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.ends_with("{\"got\":0}"));
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_reaches_the_handler_whole() {
+        let answer = raw("POST /runs HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").await;
+        assert!(answer.ends_with("{\"got\":5}"), "{answer}");
     }
 
     #[tokio::test]
     async fn a_body_over_the_function_url_limit_is_refused_before_it_is_read() {
         let answer = raw("POST /runs HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n").await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-        let chunked = raw("POST /runs HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n").await;
+        let mut chunked = b"POST /runs HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..7 {
+            chunked.extend_from_slice(b"100000\r\n");
+            chunked.extend(std::iter::repeat_n(b'x', 0x10_0000));
+            chunked.extend_from_slice(b"\r\n");
+        }
+        let chunked = raw(chunked).await;
         assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+    }
+
+    #[tokio::test]
+    async fn a_body_at_the_limit_is_taken() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(serve(listener, Arc::new(|req: Request| Box::pin(async move { Response::new(200, req.body.len().to_string()) }))));
+        let (status, body) = call(&addr, "POST", "/runs", Some(&vec![b'x'; MAX_BODY_BYTES])).await.unwrap();
+        assert_eq!((status, String::from_utf8(body).unwrap()), (200, MAX_BODY_BYTES.to_string()));
+        let (status, _) = call(&addr, "POST", "/runs", Some(&vec![b'x'; MAX_BODY_BYTES + 1])).await.unwrap();
+        assert_eq!(status, 413);
+        server.abort();
     }
 }
