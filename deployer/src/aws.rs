@@ -8,6 +8,10 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub struct Aws {
     pub region: String,
     pub account: String,
+    /// Who `deploy` acts as (the caller identity's ARN).
+    pub caller: String,
+    /// The chain's credentials, for what signs its own requests (`deploy console`).
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     pub cfn: aws_sdk_cloudformation::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
@@ -46,6 +50,8 @@ impl Aws {
         let identity = sts.get_caller_identity().send().await.map_err(|e| DeployError::NoCredentials { detail: job_store::aws::describe(&e) })?;
         Ok(Self {
             account: identity.account().unwrap_or_default().to_owned(),
+            caller: identity.arn().unwrap_or_default().to_owned(),
+            credentials: sdk.credentials_provider(),
             region,
             cfn: aws_sdk_cloudformation::Client::new(&sdk),
             ec2: aws_sdk_ec2::Client::new(&sdk),

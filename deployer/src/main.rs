@@ -9,6 +9,7 @@ mod aws;
 mod buckets;
 mod cancel;
 mod config;
+mod console;
 mod cost;
 mod destroy;
 mod discover;
@@ -83,6 +84,18 @@ enum Command {
         #[arg(long, default_value = "30d")]
         since: String,
     },
+    /// Serve the API's console on 127.0.0.1, forwarding its calls to the Function URL signed with your credentials
+    Console {
+        /// Local port (0: any free one)
+        #[arg(long, default_value_t = 8740)]
+        port: u16,
+        /// Do not open a browser
+        #[arg(long)]
+        no_browser: bool,
+        /// Forward to this URL instead of the API function's Function URL (the emulator makes none)
+        #[arg(long, hide = true)]
+        function_url: Option<String>,
+    },
     /// Delete the stack (the results bucket is kept unless --delete-results)
     Destroy {
         #[arg(long)]
@@ -132,11 +145,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback => print(cli.json, &apply::rollback(&aws, &settings).await?),
         Command::Cancel { run_id } => print(cli.json, &cancel::cancel(&aws, &settings, &run_id).await?),
         Command::Cost { since } => print(cli.json, &cost::cost(&aws, &settings, &since).await?),
+        Command::Console { port, no_browser, function_url } => return console(&aws, &settings, port, no_browser, function_url).await,
         Command::Destroy { delete_results } => {
             confirm(cli.yes, &format!("delete stack {}{}", settings.names.stack, if delete_results { " and its results" } else { "" }))?;
             print(cli.json, &destroy::destroy(&aws, &settings, delete_results, cli.json).await?)
         }
     }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn console(aws: &aws::Aws, settings: &config::Settings, port: u16, no_browser: bool, function_url: Option<String>) -> anyhow::Result<ExitCode> {
+    let (url, auth) = match function_url {
+        Some(url) => (url, "AWS_IAM".to_owned()),
+        None => console::function_url(aws, &settings.names.api_function).await?,
+    };
+    let provider = aws.credentials.clone().ok_or_else(|| anyhow::anyhow!("no AWS credentials to sign the console's calls with"))?;
+    let upstream = console::Upstream::new(&url, &aws.region, provider)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{port} ({e}): choose another with --port (0 for any free one)"))?;
+    let local = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
+    println!("console: {local}");
+    eprintln!("forwarding to {} signed as {} ({})", upstream.url(), aws.caller, aws.region);
+    if auth == "NONE" {
+        eprintln!("(this Function URL is public: {url} serves the console directly too)");
+    }
+    eprintln!("Ctrl-C stops it");
+    if !no_browser && std::io::stdout().is_terminal() {
+        console::open_browser(&local);
+    }
+    tokio::select! {
+        served = console::serve(listener, upstream) => served?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
     Ok(ExitCode::SUCCESS)
 }
 
