@@ -14,6 +14,9 @@ pub struct Args {
     /// without it, `deploy` uses worker.image from deploy.yaml (or the solver-worker repository's `latest`)
     #[arg(long)]
     image: Option<String>,
+    /// Deploy --image as it is in the registry (built and pushed elsewhere, e.g. by CI), without building it here
+    #[arg(long, requires = "image")]
+    no_image_build: bool,
     /// Arguments for `deploy` (e.g. --yes, --profile, status)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     deploy_args: Vec<String>,
@@ -64,7 +67,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let artifacts = build::run(&args.build)?;
     let mut deploy = Command::new(artifacts.bin_dir.join("deploy"));
     deploy.arg("--artifacts").arg(&artifacts.dir);
-    match (&args.image, docker_available()) {
+    match (&args.image, !args.no_image_build && docker_available()) {
         (Some(image), true) => {
             // The same credentials as `deploy` for the registry.
             let profile = args.deploy_args.iter().position(|a| a == "--profile").and_then(|i| args.deploy_args.get(i + 1));
@@ -72,7 +75,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             deploy.args(["--image", image]);
         }
         (Some(image), false) => {
-            eprintln!("note: Docker is not available here: the worker image was not built; deploying {image} as it is in the registry (deploy checks it exists)");
+            let why = if args.no_image_build { "--no-image-build" } else { "Docker is not available here" };
+            eprintln!("note: {why}: the worker image was not built; deploying {image} as it is in the registry (deploy checks it exists)");
             deploy.args(["--image", image]);
         }
         (None, _) => eprintln!("note: no --image given: the worker image was not built; deploy uses worker.image from deploy.yaml and checks it exists"),

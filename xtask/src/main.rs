@@ -70,7 +70,13 @@ pub fn cache_dir() -> PathBuf {
 }
 
 pub fn cargo() -> std::process::Command {
-    let mut cmd = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo_like(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// `program` (cargo, or a wrapper that runs it) in the root, with the
+/// environment cargo should see.
+pub fn cargo_like(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
     cmd.current_dir(root());
     // `cargo run` gave this process variables about xtask itself (and a
     // library path into the target dir). Passed on, build scripts that watch

