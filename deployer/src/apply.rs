@@ -130,10 +130,10 @@ pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template
     Ok(PlanReport { stack: names.stack.clone(), region: aws.region.clone(), image: p.image, network: p.network, adopted: p.adopted, changes, mode, switch: to_switch })
 }
 
-pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str, quiet: bool) -> anyhow::Result<DeployReport> {
+pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str) -> anyhow::Result<DeployReport> {
     let names = &settings.names;
     let p = prepare(aws, settings, artifacts_dir, false).await?;
-    let mut progress = ResourceProgress::new(quiet);
+    let mut progress = ResourceProgress::on_stderr();
     let recorded = artifacts::recorded_fingerprint(aws, &names.stack).await;
     let (changed, changes, stack_status) = match stack::plan(aws, &names.stack, template_body, &p.params, recorded.as_deref()).await? {
         Planned::NoChanges => {
@@ -147,7 +147,6 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
             (true, changes, Some(status))
         }
     };
-    progress.finish();
 
     // Post-steps: always run, so a deploy also repairs drift and switches
     // the system (back) to on-demand.
@@ -166,8 +165,15 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
     let trigger_env_fixed = switch::verify_trigger_environment(aws, names, &expected_env).await?;
     // The service down first, then the trigger on: at no moment do both
     // consume the queue (the mirror of `rollback`).
-    let legacy_service = switch::set_service(aws, names, 0).await?;
+    let legacy_service = match switch::set_service(aws, names, 0).await? {
+        Some(s) if s.running > 0 || s.pending > 0 => {
+            progress.note(&format!("waiting for the legacy service's {} task(s) to stop before enabling the trigger", s.running + s.pending));
+            switch::drain(&aws.ecs, names, switch::DRAIN_TIMEOUT, std::time::Duration::from_secs(5)).await?
+        }
+        counts => counts,
+    };
     let trigger_state = switch::set_trigger(aws, names, true).await?;
+    progress.finish();
     let mapping = switch::mapping(aws, names).await?;
     Ok(DeployReport {
         stack: names.stack.clone(),

@@ -11,14 +11,14 @@ pub struct DestroyReport {
     pub results_deleted: bool,
 }
 
-pub async fn destroy(aws: &Aws, settings: &Settings, delete_results: bool, quiet: bool) -> anyhow::Result<DestroyReport> {
+pub async fn destroy(aws: &Aws, settings: &Settings, delete_results: bool) -> anyhow::Result<DestroyReport> {
     let n = &settings.names;
     if crate::stack::describe(aws, &n.stack).await?.is_none() {
         return Err(DeployError::NotDeployed { stack: n.stack.clone(), region: aws.region.clone() }.into());
     }
     let since = aws_smithy_types::DateTime::from_secs(time::OffsetDateTime::now_utc().unix_timestamp() - 5);
     aws.cfn.delete_stack().stack_name(&n.stack).send().await.map_err(|e| failed("cloudformation:DeleteStack", e))?;
-    let mut progress = ResourceProgress::new(quiet);
+    let mut progress = ResourceProgress::on_stderr();
     crate::stack::follow(aws, &n.stack, since, &mut progress).await?;
     progress.finish();
     // The bucket is retained by the stack (DeletionPolicy: Retain).

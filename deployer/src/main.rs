@@ -135,7 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => template::SOLVER_TEMPLATE.to_owned(),
     };
     match cli.command.unwrap_or(Command::Apply) {
-        Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body, cli.json).await?),
+        Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body).await?),
         Command::Plan { detailed_exitcode } => {
             let report = apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?;
             print(cli.json, &report)?;
@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Console { port, no_browser, function_url } => return console(&aws, &settings, port, no_browser, function_url).await,
         Command::Destroy { delete_results } => {
             confirm(cli.yes, &format!("delete stack {}{}", settings.names.stack, if delete_results { " and its results" } else { "" }))?;
-            print(cli.json, &destroy::destroy(&aws, &settings, delete_results, cli.json).await?)
+            print(cli.json, &destroy::destroy(&aws, &settings, delete_results).await?)
         }
     }?;
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! Stack events as the user sees them: one line per resource with its latest
 //! status, redrawn in place on a terminal, printed as plain lines otherwise
-//! (CI logs, pipes). Always on stderr, so `--json` output stays clean.
+//! (CI logs, pipes). Always on stderr, `--json` too, so its stdout stays
+//! one JSON document while a deploy still shows what it does.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -8,13 +9,12 @@ use std::io::IsTerminal;
 
 pub struct ResourceProgress {
     bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
-    quiet: bool,
 }
 
 impl ResourceProgress {
-    pub fn new(quiet: bool) -> Self {
-        let bars = (!quiet && std::io::stderr().is_terminal()).then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), HashMap::new()));
-        Self { bars, quiet }
+    pub fn on_stderr() -> Self {
+        let bars = std::io::stderr().is_terminal().then(|| (MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), HashMap::new()));
+        Self { bars }
     }
 
     pub fn resource(&mut self, logical_id: &str, resource_type: &str, status: &str, reason: Option<&str>) {
@@ -33,15 +33,11 @@ impl ResourceProgress {
                     bar.finish_with_message(line);
                 }
             }
-            None if !self.quiet => eprintln!("  {line}"),
-            None => {}
+            None => eprintln!("  {line}"),
         }
     }
 
     pub fn note(&self, text: &str) {
-        if self.quiet {
-            return;
-        }
         match &self.bars {
             Some((multi, _)) => {
                 let _ = multi.println(text);

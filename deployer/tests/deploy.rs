@@ -43,8 +43,14 @@ impl Deployer {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_through(&self.moto.endpoint, args)
+    }
+
+    /// `deploy` with its AWS calls sent to `endpoint` (a recorder in front
+    /// of the emulator) instead of the emulator itself.
+    fn run_through(&self, endpoint: &str, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_deploy"));
-        cmd.env_clear().envs(self.moto.env()).env("AWS_DEFAULT_REGION", testkit::REGION).env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env_clear().envs(self.moto.env()).env("AWS_ENDPOINT_URL", endpoint).env("AWS_DEFAULT_REGION", testkit::REGION).env("PATH", std::env::var("PATH").unwrap_or_default());
         if !args.contains(&"--artifacts") {
             cmd.arg("--artifacts").arg(&self.dir);
         }
@@ -191,6 +197,134 @@ fn a_changed_setting_is_planned_then_applied() {
     assert_eq!(d.json(&["--config", cfg])["changed"], false);
 }
 
+/// Samples, every few milliseconds while a deploy runs, which consumers of
+/// the job queue are on: `(trigger mapping enabled, polling service wanted
+/// or running)`.
+struct ConsumerSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(bool, bool)>>,
+}
+
+impl ConsumerSampler {
+    fn start(moto: &Moto) -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let sdk = runtime.block_on(moto.sdk());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (lambda, ecs) = (aws_sdk_lambda::Client::new(&sdk), aws_sdk_ecs::Client::new(&sdk));
+            let mut samples = Vec::new();
+            let mut last = false;
+            // One more sample after the stop: the state the deploy left.
+            while !last {
+                last = stopped.load(std::sync::atomic::Ordering::SeqCst);
+                samples.push(runtime.block_on(async {
+                    let mappings = lambda.list_event_source_mappings().function_name("scheduling-solver-sqs-trigger").send().await.ok();
+                    let trigger = mappings.is_some_and(|m| m.event_source_mappings().iter().any(|m| matches!(m.state(), Some("Enabled" | "Enabling" | "Updating" | "Creating"))));
+                    let services = ecs.describe_services().cluster("scheduling-solver-cluster").services("solver-worker").send().await.ok();
+                    let polling = services.is_some_and(|s| s.services().iter().any(|s| s.status() == Some("ACTIVE") && (s.desired_count() > 0 || s.running_count() > 0)));
+                    (trigger, polling)
+                }));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            samples
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) -> Vec<(bool, bool)> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Every AWS call `deploy` makes, recorded on its way to the emulator as
+/// `Service.Operation` (JSON and query protocols) or `METHOD /path` (REST).
+struct CallRecorder {
+    endpoint: String,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl CallRecorder {
+    fn start(upstream: &str) -> Self {
+        use http_body_util::BodyExt;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (record, upstream) = (calls.clone(), upstream.to_owned());
+        runtime.spawn(async move {
+            let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
+            while let Ok((stream, _)) = listener.accept().await {
+                let (record, upstream, client) = (record.clone(), upstream.clone(), client.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (record, upstream, client) = (record.clone(), upstream.clone(), client.clone());
+                        async move {
+                            let (mut parts, body) = request.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            record.lock().unwrap().push(operation(&parts, &body));
+                            parts.uri = format!("{upstream}{}", parts.uri.path_and_query().unwrap()).parse().unwrap();
+                            let response = client.request(hyper::Request::from_parts(parts, http_body_util::Full::new(body))).await.unwrap();
+                            let (head, body) = response.into_parts();
+                            Ok::<_, std::convert::Infallible>(hyper::Response::from_parts(head, http_body_util::Full::new(body.collect().await.unwrap().to_bytes())))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        Self { endpoint, calls, _runtime: runtime }
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+fn operation(parts: &http::request::Parts, body: &[u8]) -> String {
+    if let Some(target) = parts.headers.get("x-amz-target") {
+        return target.to_str().unwrap().to_owned();
+    }
+    let form = String::from_utf8_lossy(body);
+    if let Some(action) = form.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        return format!("Query.{action}");
+    }
+    format!("{} {}", parts.method, parts.uri.path())
+}
+
+/// A call that changes something: not a read by its name or HTTP method.
+fn mutates(call: &str) -> bool {
+    let read_prefixes = ["Describe", "List", "Get", "Head", "Validate", "Estimate"];
+    match call.split_once(' ') {
+        Some((method, _)) => !matches!(method, "GET" | "HEAD"),
+        None => !read_prefixes.iter().any(|p| call.rsplit('.').next().unwrap().starts_with(p)),
+    }
+}
+
+#[test]
+fn a_deploy_with_nothing_to_change_makes_no_mutating_call() {
+    let d = Deployer::new();
+    d.ok(&["--yes"]);
+    let recorder = CallRecorder::start(&d.moto.endpoint);
+    let out = d.run_through(&recorder.endpoint, &["--yes", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("is up to date"), "progress goes to stderr with --json too: {stderr}");
+    serde_json::from_slice::<Value>(&out.stdout).expect("stdout is the JSON report alone");
+    let calls = recorder.take();
+    assert!(calls.len() > 10, "the recorder saw the deploy's calls: {calls:?}");
+    let mutating: Vec<&String> = calls.iter().filter(|c| mutates(c)).collect();
+    assert!(mutating.is_empty(), "an unchanged deploy changed something: {mutating:?}");
+    // The count can fail: a changed setting is made by mutating calls.
+    let cfg = d.config("trigger:\n  batch_size: 4\n");
+    let out = d.run_through(&recorder.endpoint, &["--yes", "--config", cfg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = recorder.take();
+    assert!(calls.iter().any(|c| c.ends_with(".CreateChangeSet")) && calls.iter().any(|c| c.ends_with(".ExecuteChangeSet")), "{calls:?}");
+}
+
 #[test]
 fn destroy_keeps_results_unless_asked_and_a_new_deploy_adopts_them() {
     let d = Deployer::new();
@@ -224,7 +358,12 @@ fn an_account_with_the_old_architecture_is_adopted() {
     // The old queue: default settings, no DLQ, and a job waiting in it.
     let old_queue = d.aws(&["sqs", "create-queue", "--queue-name", "scheduling-solver-jobs"])["QueueUrl"].as_str().unwrap().to_owned();
     d.aws(&["sqs", "send-message", "--queue-url", &old_queue, "--message-body", r#"{"run_id":"waiting"}"#]);
+    let sampler = ConsumerSampler::start(&d.moto);
     let report = d.json(&[]);
+    let samples = sampler.stop();
+    assert!(samples.iter().any(|&(trigger, polling)| polling && !trigger), "the sampler saw the old service on: {samples:?}");
+    assert!(samples.iter().all(|&(trigger, polling)| !(trigger && polling)), "both consumers were on at once during the first deploy");
+    assert_eq!(samples.last(), Some(&(true, false)), "on-demand at the end");
     assert_eq!(report["adopted"]["cluster"], true);
     assert_eq!(report["adopted"]["service"], true);
     assert_eq!(report["adopted"]["queue"]["url"], old_queue.as_str());
