@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::discover::{self, Existing, Network};
 use crate::image::{self, Image};
 use crate::progress::ResourceProgress;
+use crate::review::{self, SettingChange};
 use crate::stack::{self, Change, Planned};
 use crate::switch::{self, Mode, ServiceCounts};
 use crate::{artifacts, template};
@@ -20,6 +21,10 @@ pub struct PlanReport {
     pub network: Network,
     pub adopted: Existing,
     pub changes: Option<Vec<Change>>,
+    /// The stack's parameters that change, before → after, and their users.
+    pub settings: Vec<SettingChange>,
+    /// What `deploy` would ask the operator to confirm (refused without `--yes` off a terminal).
+    pub needs_confirmation: Vec<String>,
     /// The consumers now; `deploy` leaves the system on-demand.
     pub mode: Mode,
     /// What `deploy` would switch, besides the stack (empty: nothing).
@@ -108,13 +113,15 @@ async fn prepare(aws: &Aws, settings: &Settings, artifacts_dir: &Path, dry_run: 
 pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str) -> anyhow::Result<PlanReport> {
     let p = prepare(aws, settings, artifacts_dir, true).await?;
     let recorded = artifacts::recorded_fingerprint(aws, &settings.names.stack).await;
-    let changes = match stack::plan(aws, &settings.names.stack, template_body, &p.params, recorded.as_deref()).await? {
-        Planned::NoChanges => None,
+    let (changes, review) = match stack::plan(aws, &settings.names.stack, template_body, &p.params, recorded.as_deref()).await? {
+        Planned::NoChanges => (None, (Vec::new(), Vec::new())),
         Planned::ChangeSet { name, create, changes } => {
             stack::discard(aws, &settings.names.stack, &name, create).await?;
-            Some(changes)
+            let review = review_of(aws, settings, template_body, &p.params, create, &changes).await?;
+            (Some(changes), review)
         }
     };
+    let (setting_changes, needs_confirmation) = review;
     let names = &settings.names;
     let (mapping, service) = (switch::mapping(aws, names).await?, switch::service(aws, names).await?);
     let mode = switch::mode(mapping.as_ref(), service.as_ref());
@@ -127,10 +134,43 @@ pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template
         None => to_switch.push("enable the trigger's mapping (created by the stack)".to_owned()),
         Some(_) => {}
     }
-    Ok(PlanReport { stack: names.stack.clone(), region: aws.region.clone(), image: p.image, network: p.network, adopted: p.adopted, changes, mode, switch: to_switch })
+    Ok(PlanReport {
+        stack: names.stack.clone(),
+        region: aws.region.clone(),
+        image: p.image,
+        network: p.network,
+        adopted: p.adopted,
+        changes,
+        settings: setting_changes,
+        needs_confirmation,
+        mode,
+        switch: to_switch,
+    })
 }
 
-pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str) -> anyhow::Result<DeployReport> {
+/// The settings that change and what needs a yes, for a planned change set.
+async fn review_of(
+    aws: &Aws,
+    settings: &Settings,
+    template_body: &str,
+    params: &BTreeMap<String, String>,
+    create: bool,
+    changes: &[Change],
+) -> anyhow::Result<(Vec<SettingChange>, Vec<String>)> {
+    let before = match artifacts::recorded_parameters(aws, &settings.names.stack).await {
+        Some(recorded) => recorded,
+        None if create => BTreeMap::new(),
+        None => stack::describe(aws, &settings.names.stack)
+            .await?
+            .map(|s| s.parameters().iter().filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))).collect())
+            .unwrap_or_default(),
+    };
+    let setting_changes = review::setting_changes(&before, params, template_body);
+    let needs = review::confirmations(create, changes, &setting_changes, template_body);
+    Ok((setting_changes, needs))
+}
+
+pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str, yes: bool) -> anyhow::Result<DeployReport> {
     let names = &settings.names;
     let p = prepare(aws, settings, artifacts_dir, false).await?;
     let mut progress = ResourceProgress::on_stderr();
@@ -141,9 +181,17 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
             (false, Vec::new(), stack::describe(aws, &names.stack).await?.and_then(|s| s.stack_status().map(|s| s.as_str().to_owned())))
         }
         Planned::ChangeSet { name, create, changes } => {
+            let (_, needs) = review_of(aws, settings, template_body, &p.params, create, &changes).await?;
+            if !needs.is_empty()
+                && let Err(refused) = crate::confirm(yes, &format!("deploy stack {}, which {}", names.stack, needs.join("; and ")))
+            {
+                // Nothing of the refused plan is left behind.
+                stack::discard(aws, &names.stack, &name, create).await?;
+                return Err(refused);
+            }
             progress.note(&format!("{} stack {} ({} changes)", if create { "creating" } else { "updating" }, names.stack, changes.len()));
             let status = stack::execute(aws, &names.stack, &name, &mut progress).await?;
-            artifacts::record_fingerprint(aws, &names.stack, &stack::fingerprint(template_body, &p.params)).await?;
+            artifacts::record_deploy(aws, &names.stack, &stack::fingerprint(template_body, &p.params), &p.params).await?;
             (true, changes, Some(status))
         }
     };

@@ -92,9 +92,22 @@ pub async fn recorded_fingerprint(aws: &Aws, stack: &str) -> Option<String> {
     String::from_utf8(bytes.to_vec()).ok()
 }
 
-pub async fn record_fingerprint(aws: &Aws, stack: &str, fingerprint: &str) -> anyhow::Result<()> {
+fn parameters_key(stack: &str) -> String {
+    format!("stacks/{stack}/last-deploy-parameters.json")
+}
+
+/// The parameters of the last successful deploy, for the plan's
+/// before → after (the emulator's DescribeStacks keeps the first ones).
+pub async fn recorded_parameters(aws: &Aws, stack: &str) -> Option<std::collections::BTreeMap<String, String>> {
     let bucket = bucket_name(stack, &aws.account, &aws.region);
-    let key = fingerprint_key(stack);
-    aws.s3.put_object().bucket(&bucket).key(&key).body(fingerprint.as_bytes().to_vec().into()).send().await.map_err(|e| failed(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
+    let out = aws.s3.get_object().bucket(&bucket).key(parameters_key(stack)).send().await.ok()?;
+    serde_json::from_slice(&out.body.collect().await.ok()?.into_bytes()).ok()
+}
+
+pub async fn record_deploy(aws: &Aws, stack: &str, fingerprint: &str, parameters: &std::collections::BTreeMap<String, String>) -> anyhow::Result<()> {
+    let bucket = bucket_name(stack, &aws.account, &aws.region);
+    for (key, body) in [(fingerprint_key(stack), fingerprint.as_bytes().to_vec()), (parameters_key(stack), serde_json::to_vec(parameters)?)] {
+        aws.s3.put_object().bucket(&bucket).key(&key).body(body.into()).send().await.map_err(|e| failed(&format!("s3:PutObject s3://{bucket}/{key}"), e))?;
+    }
     Ok(())
 }

@@ -18,6 +18,7 @@ mod image;
 mod pricing;
 mod progress;
 mod report;
+mod review;
 mod stack;
 mod status;
 mod switch;
@@ -135,7 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => template::SOLVER_TEMPLATE.to_owned(),
     };
     match cli.command.unwrap_or(Command::Apply) {
-        Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body).await?),
+        Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body, cli.yes).await?),
         Command::Plan { detailed_exitcode } => {
             let report = apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?;
             print(cli.json, &report)?;
@@ -182,7 +183,7 @@ async fn console(aws: &aws::Aws, settings: &config::Settings, port: u16, no_brow
 }
 
 /// Asks on a terminal; refuses (rather than hangs or assumes) elsewhere.
-fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
+pub fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
     if yes {
         return Ok(());
     }

@@ -86,6 +86,16 @@ impl Display for PlanReport {
                     };
                     writeln!(f, "  {:<8} {:<24} {}{replace}", c.action, c.logical_id, c.resource_type)?;
                 }
+                if !self.settings.is_empty() {
+                    writeln!(f, "settings that change:")?;
+                    for s in &self.settings {
+                        let used = if s.used_by.is_empty() { String::new() } else { format!("  ({})", s.used_by.join(", ")) };
+                        writeln!(f, "  {}: {} → {}{used}", s.name, s.before.as_deref().unwrap_or("(none)"), s.after)?;
+                    }
+                }
+                for n in &self.needs_confirmation {
+                    writeln!(f, "needs confirmation: {n}")?;
+                }
                 Ok(())
             }
         }

@@ -326,6 +326,25 @@ fn a_deploy_with_nothing_to_change_makes_no_mutating_call() {
 }
 
 #[test]
+fn a_plan_shows_the_settings_that_change_and_renaming_the_queue_needs_a_yes() {
+    let d = Deployer::new();
+    d.ok(&[]);
+    let cfg = d.config("names:\n  queue: other-jobs\n");
+    let cfg = cfg.to_str().unwrap();
+    let plan = d.ok(&["--config", cfg, "plan"]);
+    assert!(plan.contains("QueueName: scheduling-solver-jobs → other-jobs  (") && plan.contains("JobQueue"), "{plan}");
+    assert!(plan.contains("needs confirmation: renames JobQueue (AWS::SQS::Queue) by QueueName scheduling-solver-jobs → other-jobs"), "{plan}");
+    let refused = d.fails(&["--config", cfg]);
+    assert!(refused.contains("refusing to deploy stack scheduling-solver, which renames JobQueue") && refused.contains("--yes"), "{refused}");
+    let queues = d.aws(&["sqs", "list-queues"]).to_string();
+    assert!(!queues.contains("other-jobs"), "a refused deploy changed nothing: {queues}");
+    assert_eq!(d.run(&["--config", cfg, "plan", "--detailed-exitcode"]).status.code(), Some(2), "still pending");
+    let changes = d.aws(&["cloudformation", "list-change-sets", "--stack-name", "scheduling-solver"]);
+    let waiting = changes["Summaries"].as_array().unwrap().iter().filter(|s| s["ExecutionStatus"] == "AVAILABLE").count();
+    assert_eq!(waiting, 0, "no unexecuted change set left behind: {changes}");
+}
+
+#[test]
 fn destroy_keeps_results_unless_asked_and_a_new_deploy_adopts_them() {
     let d = Deployer::new();
     d.ok(&[]);
