@@ -9,7 +9,7 @@ use crate::progress::ResourceProgress;
 use crate::review::{self, SettingChange};
 use crate::stack::{self, Change, Planned};
 use crate::switch::{self, Mode, ServiceCounts};
-use crate::{artifacts, template};
+use crate::{artifacts, hotswap, template};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -45,6 +45,8 @@ pub struct DeployReport {
     pub stack_status: Option<String>,
     pub changed: bool,
     pub changes: Vec<Change>,
+    /// Functions whose code `--hotswap` updated directly, without a change set.
+    pub hotswapped: Vec<String>,
     pub uploaded: Vec<String>,
     pub image: Image,
     pub network: Network,
@@ -170,14 +172,53 @@ async fn review_of(
     Ok((setting_changes, needs))
 }
 
-pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str, yes: bool) -> anyhow::Result<DeployReport> {
+/// `Some`: the functions to update directly; `None`: a change set is needed
+/// (and the reason was shown).
+async fn hotswap_plan(
+    aws: &Aws,
+    settings: &Settings,
+    template_body: &str,
+    params: &BTreeMap<String, String>,
+    progress: &ResourceProgress,
+) -> anyhow::Result<Option<Vec<(String, String)>>> {
+    let stack_name = &settings.names.stack;
+    let deployed = match stack::describe(aws, stack_name).await? {
+        Some(_) => stack::deployed_template(aws, stack_name).await?,
+        None => None,
+    };
+    let before = artifacts::recorded_parameters(aws, stack_name).await;
+    let unchanged = deployed.as_deref().map(str::trim) == Some(template_body.trim());
+    match hotswap::decide(&settings.names, before.as_ref(), unchanged, params) {
+        hotswap::Decision::Code(code) => Ok(Some(code)),
+        hotswap::Decision::ChangeSet(why) => {
+            progress.note(&format!("no hotswap: {why}; deploying through a change set"));
+            Ok(None)
+        }
+    }
+}
+
+pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str, yes: bool, hotswap: bool) -> anyhow::Result<DeployReport> {
     let names = &settings.names;
     let p = prepare(aws, settings, artifacts_dir, false).await?;
     let mut progress = ResourceProgress::on_stderr();
     let recorded = artifacts::recorded_fingerprint(aws, &names.stack).await;
-    let (changed, changes, stack_status) = match stack::plan(aws, &names.stack, template_body, &p.params, recorded.as_deref()).await? {
+    let swap = if hotswap { hotswap_plan(aws, settings, template_body, &p.params, &progress).await? } else { None };
+    let mut hotswapped = Vec::new();
+    let planned = match swap {
+        Some(code) => {
+            progress.note(&format!("hotswap: updating the code of {} function(s), no change set", code.len()));
+            let bucket = artifacts::bucket_name(&names.stack, &aws.account, &aws.region);
+            hotswapped = hotswap::update(aws, &bucket, &code).await?;
+            artifacts::record_deploy(aws, &names.stack, &stack::fingerprint(template_body, &p.params), &p.params).await?;
+            Planned::NoChanges
+        }
+        None => stack::plan(aws, &names.stack, template_body, &p.params, recorded.as_deref()).await?,
+    };
+    let (changed, changes, stack_status) = match planned {
         Planned::NoChanges => {
-            progress.note(&format!("stack {} is up to date", names.stack));
+            if hotswapped.is_empty() {
+                progress.note(&format!("stack {} is up to date", names.stack));
+            }
             (false, Vec::new(), stack::describe(aws, &names.stack).await?.and_then(|s| s.stack_status().map(|s| s.as_str().to_owned())))
         }
         Planned::ChangeSet { name, create, changes } => {
@@ -227,7 +268,8 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
         stack: names.stack.clone(),
         region: aws.region.clone(),
         stack_status,
-        changed: changed || !trigger_env_fixed.is_empty() || !queue_fixed.is_empty(),
+        changed: changed || !hotswapped.is_empty() || !trigger_env_fixed.is_empty() || !queue_fixed.is_empty(),
+        hotswapped,
         changes,
         uploaded: p.uploaded,
         image: p.image,

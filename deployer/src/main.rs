@@ -14,6 +14,7 @@ mod cost;
 mod destroy;
 mod discover;
 mod errors;
+mod hotswap;
 mod image;
 mod pricing;
 mod progress;
@@ -49,6 +50,9 @@ struct Cli {
     /// Never prompt
     #[arg(long, global = true)]
     yes: bool,
+    /// deploy only: when only Lambda code changed, update the functions directly instead of through a change set
+    #[arg(long, global = true)]
+    hotswap: bool,
     /// Print the report as JSON
     #[arg(long, global = true)]
     json: bool,
@@ -136,7 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => template::SOLVER_TEMPLATE.to_owned(),
     };
     match cli.command.unwrap_or(Command::Apply) {
-        Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body, cli.yes).await?),
+        Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body, cli.yes, cli.hotswap).await?),
         Command::Plan { detailed_exitcode } => {
             let report = apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?;
             print(cli.json, &report)?;

@@ -8,7 +8,9 @@ use std::fmt::{self, Display, Formatter};
 
 impl Display for DeployReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        if self.changed {
+        if !self.hotswapped.is_empty() {
+            writeln!(f, "hotswapped the code of {} (no change set)", self.hotswapped.join(", "))?;
+        } else if self.changed {
             writeln!(f, "deployed stack {} in {} ({})", self.stack, self.region, self.stack_status.as_deref().unwrap_or("?"))?;
             for c in &self.changes {
                 writeln!(f, "  {:<8} {:<24} {}", c.action, c.logical_id, c.resource_type)?;

@@ -36,6 +36,12 @@ pub async fn resource_ids(aws: &Aws, stack: &str) -> anyhow::Result<Vec<String>>
     Ok(out.stack_resource_summaries().iter().filter_map(|r| r.logical_resource_id().map(str::to_owned)).collect())
 }
 
+/// The template the stack was last deployed with, as it was given.
+pub async fn deployed_template(aws: &Aws, stack_name: &str) -> anyhow::Result<Option<String>> {
+    let current = aws.cfn.get_template().stack_name(stack_name).template_stage(TemplateStage::Original).send().await.map_err(|e| failed("cloudformation:GetTemplate", e))?;
+    Ok(current.template_body().map(str::to_owned))
+}
+
 /// Refuses a stack that cannot take a change set, saying what to do instead.
 fn check_updatable(stack: &Stack) -> Result<bool, DeployError> {
     let status = stack.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
@@ -73,10 +79,10 @@ pub async fn plan(aws: &Aws, stack_name: &str, template: &str, params: &BTreeMap
     if update && let Some(stack) = &existing {
         // The same template and parameters as deployed: nothing to do, and no
         // change set to create (the emulator would not refuse an empty one).
-        let current = aws.cfn.get_template().stack_name(stack_name).template_stage(TemplateStage::Original).send().await.map_err(|e| failed("cloudformation:GetTemplate", e))?;
+        let current = deployed_template(aws, stack_name).await?;
         let deployed: BTreeMap<String, String> =
             stack.parameters().iter().filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))).collect();
-        if current.template_body().map(str::trim) == Some(template.trim()) && &deployed == params {
+        if current.as_deref().map(str::trim) == Some(template.trim()) && &deployed == params {
             return Ok(Planned::NoChanges);
         }
         // The emulator keeps a stack's old parameters after an update

@@ -26,14 +26,19 @@ impl Deployer {
         let moto = Moto::start();
         let dir = std::env::temp_dir().join(testkit::unique("deploy-test"));
         std::fs::create_dir_all(&dir).unwrap();
-        // Stand-ins for the Lambda zips: the emulator stores code, never runs it.
+        let d = Self { moto, dir };
         for name in ["solver-api", "solver-trigger"] {
-            let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.join(format!("{name}.zip"))).unwrap());
-            zip.start_file("bootstrap", zip::write::SimpleFileOptions::default().unix_permissions(0o755)).unwrap();
-            zip.write_all(format!("#!/bin/sh\necho {name}\n").as_bytes()).unwrap();
-            zip.finish().unwrap();
+            d.write_zip(name, "v1");
         }
-        Self { moto, dir }
+        d
+    }
+
+    /// A stand-in for a Lambda zip: the emulator stores code, never runs it.
+    fn write_zip(&self, name: &str, version: &str) {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(self.dir.join(format!("{name}.zip"))).unwrap());
+        zip.start_file("bootstrap", zip::write::SimpleFileOptions::default().unix_permissions(0o755)).unwrap();
+        zip.write_all(format!("#!/bin/sh\necho {name} {version}\n").as_bytes()).unwrap();
+        zip.finish().unwrap();
     }
 
     fn config(&self, yaml: &str) -> PathBuf {
@@ -342,6 +347,30 @@ fn a_plan_shows_the_settings_that_change_and_renaming_the_queue_needs_a_yes() {
     let changes = d.aws(&["cloudformation", "list-change-sets", "--stack-name", "scheduling-solver"]);
     let waiting = changes["Summaries"].as_array().unwrap().iter().filter(|s| s["ExecutionStatus"] == "AVAILABLE").count();
     assert_eq!(waiting, 0, "no unexecuted change set left behind: {changes}");
+}
+
+#[test]
+fn hotswap_updates_changed_code_without_a_change_set_and_leaves_no_drift() {
+    let d = Deployer::new();
+    d.ok(&[]);
+    let code_sha = |function: &str| d.aws(&["lambda", "get-function", "--function-name", function])["Configuration"]["CodeSha256"].as_str().unwrap().to_owned();
+    let change_sets = || d.aws(&["cloudformation", "list-change-sets", "--stack-name", "scheduling-solver"])["Summaries"].as_array().unwrap().len();
+    let (api_before, trigger_before, sets_before) = (code_sha("scheduling-solver-api"), code_sha("scheduling-solver-sqs-trigger"), change_sets());
+    d.write_zip("solver-api", "v2");
+    let report = d.json(&["--hotswap"]);
+    assert_eq!(report["hotswapped"], serde_json::json!(["scheduling-solver-api"]), "{report}");
+    assert_ne!(code_sha("scheduling-solver-api"), api_before, "the new code runs");
+    assert_eq!(code_sha("scheduling-solver-sqs-trigger"), trigger_before, "the unchanged function is left alone");
+    assert_eq!(change_sets(), sets_before, "no change set");
+    assert_eq!(d.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0), "the next full deploy sees nothing to do");
+    assert_eq!(d.json(&[])["changed"], false);
+    // Anything besides code goes through a change set, and says why.
+    let cfg = d.config("trigger:\n  batch_size: 3\n");
+    let out = d.run(&["--hotswap", "--json", "--config", cfg.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("no hotswap: settings besides the code changed: BatchSize"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["changed"].as_bool(), report["hotswapped"].as_array().map(Vec::len)), (Some(true), Some(0)), "{report}");
 }
 
 #[test]
