@@ -13,8 +13,10 @@ mod console;
 mod cost;
 mod destroy;
 mod discover;
+mod doctor;
 mod errors;
 mod hotswap;
+mod iam_policy;
 mod image;
 mod pricing;
 mod progress;
@@ -76,6 +78,8 @@ enum Command {
     },
     /// Mode, running tasks, queue depths, legacy service, recent jobs
     Status,
+    /// Check what makes jobs fail to start or run (the runbook's troubleshooting list), each with its fix; exit 1 when one fails
+    Doctor,
     /// Switch to the legacy polling service: trigger disabled, desired count 1
     Rollback,
     /// Cancel a job: at once when it has no task yet, else its worker stops and keeps its best schedule
@@ -147,6 +151,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(if detailed_exitcode && report.pending() { ExitCode::from(2) } else { ExitCode::SUCCESS });
         }
         Command::Status => print(cli.json, &status::status(&aws, &settings).await?),
+        Command::Doctor => {
+            let report = doctor::doctor(&aws, &settings).await?;
+            print(cli.json, &report)?;
+            return Ok(if report.healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
         Command::Rollback => print(cli.json, &apply::rollback(&aws, &settings).await?),
         Command::Cancel { run_id } => print(cli.json, &cancel::cancel(&aws, &settings, &run_id).await?),
         Command::Cost { since } => print(cli.json, &cost::cost(&aws, &settings, &since).await?),

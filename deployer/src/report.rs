@@ -192,3 +192,23 @@ impl Display for DestroyReport {
         }
     }
 }
+
+impl Display for crate::doctor::DoctorReport {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        use crate::doctor::Outcome;
+        writeln!(f, "doctor: stack {} in {}", self.stack, self.region)?;
+        for c in &self.checks {
+            let mark = match c.outcome {
+                Outcome::Pass => "ok  ",
+                Outcome::Fail => "FAIL",
+                Outcome::Skip => "skip",
+            };
+            writeln!(f, "  {mark} {:<20} {}", c.id, c.detail)?;
+            if let Some(fix) = &c.fix {
+                writeln!(f, "       {:<20} fix: {fix}", "")?;
+            }
+        }
+        let failed = self.checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+        if failed == 0 { writeln!(f, "all {} checks passed", self.checks.len()) } else { writeln!(f, "{failed} of {} checks failed", self.checks.len()) }
+    }
+}

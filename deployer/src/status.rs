@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::switch::{self, Mode, ServiceCounts};
 use aws_sdk_ecs::types::DesiredStatus;
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct TaskInfo {
     pub task_arn: String,
     pub run_id: Option<String>,
@@ -18,6 +18,9 @@ pub struct TaskInfo {
     pub age_s: Option<i64>,
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
+    /// The worker container's exit code and ECS's reason for it (e.g. OutOfMemoryError).
+    pub exit_code: Option<i32>,
+    pub container_reason: Option<String>,
 }
 
 impl TaskInfo {
@@ -154,7 +157,7 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
     })
 }
 
-async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
+pub(crate) async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
     use aws_sdk_sqs::types::QueueAttributeName as A;
     let attrs = switch::queue_attributes(aws, url, &[A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]).await?;
     let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -163,7 +166,7 @@ async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
 
 /// Every task of the worker's family in `desired` state: all pages, other
 /// families on a shared cluster left out.
-async fn tasks(aws: &Aws, settings: &Settings, desired: DesiredStatus) -> anyhow::Result<Vec<TaskInfo>> {
+pub(crate) async fn tasks(aws: &Aws, settings: &Settings, desired: DesiredStatus) -> anyhow::Result<Vec<TaskInfo>> {
     let n = &settings.names;
     let mut arns = Vec::new();
     let mut pages = aws.ecs.list_tasks().cluster(&n.cluster).family(&n.task_family).desired_status(desired).into_paginator().send();
@@ -175,6 +178,7 @@ async fn tasks(aws: &Aws, settings: &Settings, desired: DesiredStatus) -> anyhow
     for chunk in arns.chunks(100) {
         let out = aws.ecs.describe_tasks().cluster(&n.cluster).set_tasks(Some(chunk.to_vec())).send().await.map_err(|e| failed("ecs:DescribeTasks", e))?;
         infos.extend(out.tasks().iter().map(|t| {
+            let worker = t.containers().iter().find(|c| c.name() == Some(n.container.as_str()));
             TaskInfo {
                 task_arn: t.task_arn().unwrap_or_default().to_owned(),
                 run_id: t
@@ -190,6 +194,10 @@ async fn tasks(aws: &Aws, settings: &Settings, desired: DesiredStatus) -> anyhow
                 age_s: t.created_at().map(|c| now - c.secs()),
                 stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
                 stopped_reason: t.stopped_reason().map(str::to_owned),
+                // Only a stopped container's exit code is one (the emulator
+                // reports 0 for every container, even a pending one).
+                exit_code: worker.filter(|c| c.last_status() == Some("STOPPED")).and_then(|c| c.exit_code()),
+                container_reason: worker.and_then(|c| c.reason()).map(str::to_owned),
             }
         }));
     }

@@ -635,3 +635,119 @@ fn status_lists_the_family_s_tasks_stopped_ones_with_their_reason_and_jobs_from_
     assert!(jobs.contains(&("waits", "QUEUED")) && jobs.contains(&("done", "CANCELLED")), "{jobs:?}");
     assert!(d.ok(&["status"]).contains("OutOfMemoryError"), "the reason is shown to the operator");
 }
+
+/// `deploy doctor --json`: its exit status, and each check's outcome by id.
+fn doctor(d: &Deployer) -> (bool, Value, std::collections::BTreeMap<String, String>) {
+    let out = d.run(&["doctor", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("doctor --json prints JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let outcomes = report["checks"].as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_owned(), c["outcome"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(out.status.success(), report["healthy"] == true, "exit status follows the verdict: {report}");
+    (out.status.success(), report, outcomes)
+}
+
+fn failing(outcomes: &std::collections::BTreeMap<String, String>) -> Vec<&str> {
+    outcomes.iter().filter(|(_, o)| *o == "fail").map(|(id, _)| id.as_str()).collect()
+}
+
+/// The trigger's environment with one variable replaced, as a hand edit would.
+fn set_trigger_variable(d: &Deployer, name: &str, value: &str) {
+    let conf = d.aws(&["lambda", "get-function-configuration", "--function-name", "scheduling-solver-sqs-trigger"]);
+    let mut vars = conf["Environment"]["Variables"].clone();
+    vars[name] = Value::from(value);
+    d.aws(&["lambda", "update-function-configuration", "--function-name", "scheduling-solver-sqs-trigger", "--environment", &serde_json::json!({ "Variables": vars }).to_string()]);
+}
+
+#[test]
+fn doctor_passes_on_a_good_stack_and_each_check_fails_on_what_it_checks() {
+    let d = Deployer::new();
+    let (_, report, _) = doctor(&d);
+    assert_eq!(report["checks"][0]["outcome"], "fail", "no stack yet: {report}");
+    assert!(report["checks"][0]["fix"].as_str().unwrap().contains("run `deploy`"), "{report}");
+    d.json(&[]);
+    let (healthy, report, outcomes) = doctor(&d);
+    assert!(healthy, "a fresh deploy is healthy: {report:#}");
+    for id in
+        ["stack", "trigger-environment", "network", "trigger-permissions", "trigger-mapping", "legacy-service", "task-image", "queue", "dead-letter-queue", "recent-failed-tasks"]
+    {
+        assert_eq!(outcomes.get(id).map(String::as_str), Some("pass"), "{id}: {report:#}");
+    }
+    let text = String::from_utf8_lossy(&d.run(&["doctor"]).stdout).into_owned();
+    assert!(text.contains("all 10 checks passed"), "{text}");
+
+    // The trigger's subnets replaced by ones that do not exist.
+    set_trigger_variable(&d, "ECS_SUBNETS", "subnet-0123456789abcdef0");
+    let (healthy, report, outcomes) = doctor(&d);
+    assert!(!healthy);
+    assert_eq!(failing(&outcomes), ["network", "trigger-environment"], "{report:#}");
+    let network = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "network").unwrap();
+    assert!(network["detail"].as_str().unwrap().contains("subnet-0123456789abcdef0 do not exist"), "{network}");
+    assert!(network["fix"].as_str().unwrap().contains("network.subnets"), "{network}");
+    let text = String::from_utf8_lossy(&d.run(&["doctor"]).stdout).into_owned();
+    assert!(text.contains("FAIL network") && text.contains("fix: ") && text.contains("2 of 10 checks failed"), "{text}");
+    d.json(&[]);
+    assert!(doctor(&d).0, "deploy puts the environment right");
+
+    // A security group of another VPC.
+    let vpc = d.aws(&["ec2", "create-vpc", "--cidr-block", "10.9.0.0/16"]);
+    let vpc = vpc["Vpc"]["VpcId"].as_str().unwrap();
+    let group = d.aws(&["ec2", "create-security-group", "--group-name", "elsewhere", "--description", "x", "--vpc-id", vpc]);
+    set_trigger_variable(&d, "ECS_SECURITY_GROUPS", group["GroupId"].as_str().unwrap());
+    let (_, report, outcomes) = doctor(&d);
+    assert_eq!(failing(&outcomes), ["network", "trigger-environment"], "{report:#}");
+    assert!(report.to_string().contains("in 2 VPCs"), "{report:#}");
+    d.json(&[]);
+
+    // The trigger's role without PassRole.
+    let role =
+        d.aws(&["lambda", "get-function-configuration", "--function-name", "scheduling-solver-sqs-trigger"])["Role"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let policies = d.aws(&["iam", "list-role-policies", "--role-name", &role]);
+    let name = policies["PolicyNames"][0].as_str().unwrap().to_owned();
+    let original = match d.aws(&["iam", "get-role-policy", "--role-name", &role, "--policy-name", &name])["PolicyDocument"].clone() {
+        // The emulator gives a policy CloudFormation made as a Python repr
+        // (iam_policy.rs); this one has no quotes inside its values.
+        Value::String(repr) => serde_json::from_str::<Value>(&repr.replace('\'', "\"")).unwrap(),
+        document => document,
+    };
+    let mut cut = original.clone();
+    cut["Statement"].as_array_mut().unwrap().retain(|s| s["Action"] != "iam:PassRole");
+    d.aws(&["iam", "put-role-policy", "--role-name", &role, "--policy-name", &name, "--policy-document", &cut.to_string()]);
+    let (_, report, outcomes) = doctor(&d);
+    assert_eq!(failing(&outcomes), ["trigger-permissions"], "{report:#}");
+    assert!(report.to_string().contains("iam:PassRole on arn:aws:iam::123456789012:role/"), "{report:#}");
+    d.aws(&["iam", "put-role-policy", "--role-name", &role, "--policy-name", &name, "--policy-document", &original.to_string()]);
+
+    // The old service scaled up beside the trigger.
+    d.aws(&["ecs", "update-service", "--cluster", "scheduling-solver-cluster", "--service", "solver-worker", "--desired-count", "1"]);
+    let (_, report, outcomes) = doctor(&d);
+    assert_eq!(failing(&outcomes), ["legacy-service"], "{report:#}");
+    assert!(report.to_string().contains("two consumers"), "{report:#}");
+    // After a rollback the same counts are the intended mode.
+    d.ok(&["rollback"]);
+    assert!(doctor(&d).0, "polling mode after a rollback is healthy");
+    // Neither consumer.
+    d.aws(&["ecs", "update-service", "--cluster", "scheduling-solver-cluster", "--service", "solver-worker", "--desired-count", "0"]);
+    assert_eq!(failing(&doctor(&d).2), ["trigger-mapping"]);
+    d.json(&[]);
+
+    // A dead-lettered message.
+    let dlq = d.aws(&["sqs", "get-queue-url", "--queue-name", "scheduling-solver-jobs-dlq"])["QueueUrl"].as_str().unwrap().to_owned();
+    d.aws(&["sqs", "send-message", "--queue-url", &dlq, "--message-body", r#"{"run_id":"lost"}"#]);
+    assert_eq!(failing(&doctor(&d).2), ["dead-letter-queue"]);
+    d.aws(&["sqs", "purge-queue", "--queue-url", &dlq]);
+
+    // A task killed for memory.
+    let net = r#"awsvpcConfiguration={subnets=[subnet-x],securityGroups=[sg-x]}"#;
+    let task =
+        d.aws(&["ecs", "run-task", "--cluster", "scheduling-solver-cluster", "--task-definition", "solver-worker", "--launch-type", "FARGATE", "--network-configuration", net]);
+    let arn = task["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    d.aws(&["ecs", "stop-task", "--cluster", "scheduling-solver-cluster", "--task", &arn, "--reason", "OutOfMemoryError: Container killed due to memory usage"]);
+    let (_, report, outcomes) = doctor(&d);
+    assert_eq!(failing(&outcomes), ["recent-failed-tasks"], "{report:#}");
+    assert!(report.to_string().contains("worker.memory"), "{report:#}");
+
+    // The image gone from the registry (last: tasks cannot be started after).
+    d.aws(&["ecr", "batch-delete-image", "--repository-name", "solver-worker", "--image-ids", "imageTag=latest"]);
+    let (_, report, outcomes) = doctor(&d);
+    assert_eq!(failing(&outcomes), ["recent-failed-tasks", "task-image"], "{report:#}");
+    assert!(report.to_string().contains("cannot be pulled"), "{report:#}");
+}
