@@ -105,7 +105,7 @@ async fn prepare(aws: &Aws, settings: &Settings, artifacts_dir: &Path, dry_run: 
     let adopted = discover::existing_outside_stack(aws, settings, &in_stack).await?;
     // Before anything is uploaded or changed: a worker image that cannot be
     // pulled is refused here, not found out at the first job.
-    let requested = settings.worker_image.clone().unwrap_or_else(|| image::default_image(aws, &settings.names.task_family));
+    let requested = settings.worker_image.clone().unwrap_or_else(|| image::default_image(aws, &settings.image_repository));
     let image = image::resolve(aws, &requested).await?;
     let uploaded = artifacts::upload(aws, &settings.names.stack, artifacts_dir, dry_run).await?;
     let params = template::parameters(settings, &network, &adopted, &uploaded, &image.pinned);

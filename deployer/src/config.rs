@@ -10,6 +10,9 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub region: Option<String>,
+    /// Appended (`-STAGE`) to the stack's and every resource's name, so that
+    /// staging and production live side by side in one account.
+    pub stage: Option<String>,
     pub stack_name: Option<String>,
     #[serde(default)]
     pub names: RawNames,
@@ -115,7 +118,12 @@ pub struct Names {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub region: Option<String>,
+    pub stage: Option<String>,
     pub names: Names,
+    /// The worker image's default repository: the task family's name
+    /// without the stage, so that every stage runs images from one
+    /// repository (each pinned by digest at its own deploy).
+    pub image_repository: String,
     pub subnets: Option<Vec<String>>,
     pub security_groups: Option<Vec<String>>,
     pub assign_public_ip: bool,
@@ -141,9 +149,10 @@ pub struct Settings {
 const FARGATE_SIZES: [(u32, u32, u32); 5] = [(256, 512, 2048), (512, 1024, 4096), (1024, 2048, 8192), (2048, 4096, 16384), (4096, 8192, 30720)];
 
 impl Settings {
-    /// Reads `path`; a missing file means every default.
-    pub fn load(path: &Path) -> Result<Self, DeployError> {
-        let raw = match std::fs::read_to_string(path) {
+    /// Reads `path`; a missing file means every default. `stage` (the
+    /// `--stage` flag) replaces the file's `stage:`.
+    pub fn load(path: &Path, stage: Option<&str>) -> Result<Self, DeployError> {
+        let mut raw = match std::fs::read_to_string(path) {
             Ok(text) => serde_yaml::from_str::<Option<RawConfig>>(&text)
                 .map_err(|e| DeployError::InvalidConfig {
                     path: path.display().to_string(),
@@ -154,12 +163,25 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => RawConfig::default(),
             Err(e) => return Err(DeployError::InvalidConfig { path: path.display().to_string(), location: String::new(), message: e.to_string() }),
         };
+        if let Some(stage) = stage {
+            raw.stage = Some(stage.to_owned());
+        }
         Self::resolve(raw).map_err(|message| DeployError::InvalidConfig { path: path.display().to_string(), location: String::new(), message })
     }
 
     pub fn resolve(raw: RawConfig) -> Result<Self, String> {
         let n = raw.names;
-        let bucket = format!("{}{}", n.bucket.unwrap_or_else(|| "scheduling-solver-results".into()), n.bucket_suffix.unwrap_or_default());
+        let stage = raw.stage.filter(|s| !s.is_empty());
+        if let Some(stage) = &stage
+            && (stage.len() > 20 || !stage.starts_with(|c: char| c.is_ascii_lowercase()) || !stage.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        {
+            return Err(format!("stage {stage:?}: use 1 to 20 lowercase letters, digits and '-', starting with a letter (it ends every resource name)"));
+        }
+        let staged = |name: String| match &stage {
+            Some(stage) => format!("{name}-{stage}"),
+            None => name,
+        };
+        let bucket = staged(format!("{}{}", n.bucket.unwrap_or_else(|| "scheduling-solver-results".into()), n.bucket_suffix.unwrap_or_default()));
         if !(3..=63).contains(&bucket.len()) || !bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
             return Err(format!("names.bucket + names.bucket_suffix = {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, '-', '.')"));
         }
@@ -218,20 +240,24 @@ impl Settings {
         if spot_interruptions_max > 100 {
             return Err(format!("worker.spot_interruptions_max {spot_interruptions_max}: use 0 to 100"));
         }
+        let task_family = n.task_family.unwrap_or_else(|| "solver-worker".into());
         Ok(Self {
             region: raw.region,
             names: Names {
-                stack: raw.stack_name.unwrap_or_else(|| "scheduling-solver".into()),
-                queue: n.queue.unwrap_or_else(|| "scheduling-solver-jobs".into()),
-                dead_letter_queue: n.dead_letter_queue.unwrap_or_else(|| "scheduling-solver-jobs-dlq".into()),
-                trigger_function: n.trigger_function.unwrap_or_else(|| "scheduling-solver-sqs-trigger".into()),
-                api_function: n.api_function.unwrap_or_else(|| "scheduling-solver-api".into()),
-                cluster: n.cluster.unwrap_or_else(|| "scheduling-solver-cluster".into()),
-                task_family: n.task_family.unwrap_or_else(|| "solver-worker".into()),
+                stack: staged(raw.stack_name.unwrap_or_else(|| "scheduling-solver".into())),
+                queue: staged(n.queue.unwrap_or_else(|| "scheduling-solver-jobs".into())),
+                dead_letter_queue: staged(n.dead_letter_queue.unwrap_or_else(|| "scheduling-solver-jobs-dlq".into())),
+                trigger_function: staged(n.trigger_function.unwrap_or_else(|| "scheduling-solver-sqs-trigger".into())),
+                api_function: staged(n.api_function.unwrap_or_else(|| "scheduling-solver-api".into())),
+                cluster: staged(n.cluster.unwrap_or_else(|| "scheduling-solver-cluster".into())),
+                task_family: staged(task_family.clone()),
+                // Inside the task definition: no other stage's name to meet.
                 container: n.container.unwrap_or_else(|| "worker".into()),
-                service: n.service.unwrap_or_else(|| "solver-worker".into()),
+                service: staged(n.service.unwrap_or_else(|| "solver-worker".into())),
                 bucket,
             },
+            image_repository: task_family,
+            stage,
             subnets: raw.network.subnets,
             security_groups: raw.network.security_groups,
             assign_public_ip: raw.network.assign_public_ip.unwrap_or(true),
@@ -264,12 +290,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("deploy.yaml");
         std::fs::write(&path, yaml).unwrap();
-        Settings::load(&path)
+        Settings::load(&path, None)
     }
 
     #[test]
     fn a_missing_or_empty_file_means_the_design_defaults() {
-        let s = Settings::load(Path::new("/nonexistent/deploy.yaml")).unwrap();
+        let s = Settings::load(Path::new("/nonexistent/deploy.yaml"), None).unwrap();
         assert_eq!(s.names.queue, "scheduling-solver-jobs");
         assert_eq!(s.names.trigger_function, "scheduling-solver-sqs-trigger");
         assert_eq!(s.names.bucket, "scheduling-solver-results");
@@ -280,8 +306,8 @@ mod tests {
 
     #[test]
     fn the_example_file_is_valid_and_says_the_defaults() {
-        let example = Settings::load(Path::new("../deploy.example.yaml")).unwrap();
-        let defaults = Settings::load(Path::new("/nonexistent/deploy.yaml")).unwrap();
+        let example = Settings::load(Path::new("../deploy.example.yaml"), None).unwrap();
+        let defaults = Settings::load(Path::new("/nonexistent/deploy.yaml"), None).unwrap();
         assert_eq!(format!("{:?}", example.names), format!("{:?}", defaults.names));
         assert_eq!((example.worker_cpu, example.worker_memory, example.api_public), (defaults.worker_cpu, defaults.worker_memory, defaults.api_public));
     }
@@ -292,6 +318,21 @@ mod tests {
         assert_eq!(s.names.queue, "q");
         assert_eq!(s.names.bucket, "scheduling-solver-results-123456789012");
         assert_eq!(s.cors_origins, ["https://app.example.com"]);
+    }
+
+    #[test]
+    fn a_stage_ends_every_name_but_the_container_s_and_the_image_repository() {
+        let s = load("stage: staging\nnames:\n  queue: q\n  bucket_suffix: -1234\n").unwrap();
+        let n = &s.names;
+        assert_eq!((n.stack.as_str(), n.queue.as_str(), n.dead_letter_queue.as_str()), ("scheduling-solver-staging", "q-staging", "scheduling-solver-jobs-dlq-staging"));
+        assert_eq!((n.trigger_function.as_str(), n.api_function.as_str()), ("scheduling-solver-sqs-trigger-staging", "scheduling-solver-api-staging"));
+        assert_eq!((n.cluster.as_str(), n.task_family.as_str(), n.service.as_str()), ("scheduling-solver-cluster-staging", "solver-worker-staging", "solver-worker-staging"));
+        assert_eq!((n.bucket.as_str(), n.container.as_str(), s.image_repository.as_str()), ("scheduling-solver-results-1234-staging", "worker", "solver-worker"));
+        for bad in ["Prod", "-x", "a_b", "abcdefghijklmnopqrstu"] {
+            let e = load(&format!("stage: {bad:?}\n")).unwrap_err().to_string();
+            assert!(e.contains("stage") && e.contains("lowercase"), "{bad}: {e}");
+        }
+        assert_eq!(load("stage: \"\"\n").unwrap().names.stack, "scheduling-solver", "an empty stage is none");
     }
 
     #[test]

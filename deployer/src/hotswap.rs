@@ -78,7 +78,7 @@ mod tests {
     use super::*;
 
     fn names() -> Names {
-        crate::config::Settings::load(std::path::Path::new("/nonexistent/deploy.yaml")).unwrap().names
+        crate::config::Settings::load(std::path::Path::new("/nonexistent/deploy.yaml"), None).unwrap().names
     }
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -18,6 +18,7 @@ mod errors;
 mod hotswap;
 mod iam_policy;
 mod image;
+mod logs;
 mod pricing;
 mod progress;
 mod report;
@@ -46,6 +47,9 @@ struct Cli {
     /// AWS region (else AWS_REGION, the profile, or deploy.yaml)
     #[arg(long, global = true)]
     region: Option<String>,
+    /// A copy of the whole system beside the others: `-STAGE` ends the stack's and every resource's name (overrides `stage:` in deploy.yaml)
+    #[arg(long, global = true, env = "DEPLOY_STAGE")]
+    stage: Option<String>,
     /// The worker image (overrides worker.image; an image in this account's ECR is checked and pinned by digest)
     #[arg(long, global = true, env = "DEPLOY_WORKER_IMAGE")]
     image: Option<String>,
@@ -82,6 +86,20 @@ enum Command {
     Doctor,
     /// Switch to the legacy polling service: trigger disabled, desired count 1
     Rollback,
+    /// A job's log lines in time order: the API's and the trigger's that name it, and every line of each attempt's worker task
+    Logs {
+        /// The job's run id
+        run_id: String,
+        /// Keep printing new lines until the job has ended (Ctrl-C stops)
+        #[arg(long, short)]
+        follow: bool,
+        /// From this far back (30d, 12h, 90m); default: a minute before the job was created
+        #[arg(long)]
+        since: Option<String>,
+        /// Also the API's status reads (GET), left out by default
+        #[arg(long)]
+        reads: bool,
+    },
     /// Cancel a job: at once when it has no task yet, else its worker stops and keeps its best schedule
     Cancel {
         /// The job's run id
@@ -134,7 +152,7 @@ fn print<T: std::fmt::Display + serde::Serialize>(json: bool, report: &T) -> any
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut settings = config::Settings::load(&cli.config)?;
+    let mut settings = config::Settings::load(&cli.config, cli.stage.as_deref())?;
     if let Some(image) = &cli.image {
         settings.worker_image = Some(image.clone());
     }
@@ -157,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(if report.healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Rollback => print(cli.json, &apply::rollback(&aws, &settings).await?),
+        Command::Logs { run_id, follow, since, reads } => logs::logs(&aws, &settings, &run_id, since.as_deref(), follow, reads, cli.json).await,
         Command::Cancel { run_id } => print(cli.json, &cancel::cancel(&aws, &settings, &run_id).await?),
         Command::Cost { since } => print(cli.json, &cost::cost(&aws, &settings, &since).await?),
         Command::Console { port, no_browser, function_url } => return console(&aws, &settings, port, no_browser, function_url).await,

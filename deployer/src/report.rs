@@ -106,7 +106,8 @@ impl Display for PlanReport {
 
 impl Display for StatusReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        writeln!(f, "stack:     {} in {} ({})", self.stack, self.region, self.stack_status.as_deref().unwrap_or("not deployed"))?;
+        let stage = self.stage.as_deref().map_or_else(String::new, |s| format!(", stage {s}"));
+        writeln!(f, "stack:     {} in {} ({}{stage})", self.stack, self.region, self.stack_status.as_deref().unwrap_or("not deployed"))?;
         writeln!(f, "mode:      {}", self.mode)?;
         writeln!(f, "trigger:   {}", self.trigger_state.as_deref().unwrap_or("no event source mapping"))?;
         match &self.legacy_service {

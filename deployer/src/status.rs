@@ -48,6 +48,8 @@ pub struct JobInfo {
 #[derive(Debug, serde::Serialize)]
 pub struct StatusReport {
     pub stack: String,
+    /// The stage whose copy this is (`--stage`), none for the default one.
+    pub stage: Option<String>,
     pub stack_status: Option<String>,
     pub region: String,
     pub mode: Mode,
@@ -141,6 +143,7 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
     Ok(StatusReport {
         month_so_far,
         stack: n.stack.clone(),
+        stage: settings.stage.clone(),
         stack_status,
         region: aws.region.clone(),
         mode: switch::mode(mapping.as_ref(), service.as_ref()),

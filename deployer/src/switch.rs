@@ -202,7 +202,7 @@ mod tests {
     use std::time::Duration;
 
     fn names() -> Names {
-        crate::config::Settings::load(std::path::Path::new("/nonexistent/deploy.yaml")).unwrap().names
+        crate::config::Settings::load(std::path::Path::new("/nonexistent/deploy.yaml"), None).unwrap().names
     }
 
     fn counts(running: i32) -> DescribeServicesOutput {

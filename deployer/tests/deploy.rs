@@ -751,3 +751,43 @@ fn doctor_passes_on_a_good_stack_and_each_check_fails_on_what_it_checks() {
     assert_eq!(failing(&outcomes), ["recent-failed-tasks", "task-image"], "{report:#}");
     assert!(report.to_string().contains("cannot be pulled"), "{report:#}");
 }
+
+#[test]
+fn two_stages_live_side_by_side_and_one_s_rollback_leaves_the_other_alone() {
+    let d = Deployer::new();
+    let production = d.json(&[]);
+    let staging = d.json(&["--stage", "staging"]);
+    assert_eq!((production["stack"].as_str(), staging["stack"].as_str()), (Some("scheduling-solver"), Some("scheduling-solver-staging")));
+    assert_eq!(staging["bucket"], "scheduling-solver-results-staging");
+    assert!(staging["queue_url"].as_str().unwrap().ends_with("/scheduling-solver-jobs-staging"), "{staging}");
+    let functions = d.aws(&["lambda", "list-functions"]);
+    let names: std::collections::BTreeSet<&str> = functions["Functions"].as_array().unwrap().iter().map(|f| f["FunctionName"].as_str().unwrap()).collect();
+    for name in ["scheduling-solver-api", "scheduling-solver-sqs-trigger", "scheduling-solver-api-staging", "scheduling-solver-sqs-trigger-staging"] {
+        assert!(names.contains(name), "{name} in {names:?}");
+    }
+    let staging_env = d.aws(&["lambda", "get-function-configuration", "--function-name", "scheduling-solver-sqs-trigger-staging"])["Environment"]["Variables"].clone();
+    assert_eq!((staging_env["ECS_CLUSTER"].as_str(), staging_env["ECS_TASK_DEFINITION"].as_str()), (Some("scheduling-solver-cluster-staging"), Some("solver-worker-staging")));
+    assert!(staging_env["SQS_QUEUE_URL"].as_str().unwrap().ends_with("/scheduling-solver-jobs-staging"), "{staging_env}");
+    // Both stages' task definitions run the one repository's image.
+    for family in ["solver-worker", "solver-worker-staging"] {
+        let def = d.aws(&["ecs", "describe-task-definition", "--task-definition", family]);
+        assert!(def["taskDefinition"]["containerDefinitions"][0]["image"].as_str().unwrap().contains("/solver-worker@sha256:"), "{family}: {def}");
+    }
+
+    assert_eq!(d.json(&["rollback", "--stage", "staging"])["mode"], "polling");
+    assert_eq!(d.json(&["status", "--stage", "staging"])["mode"], "polling");
+    let production_status = d.json(&["status"]);
+    assert_eq!(production_status["mode"], "on-demand", "the other stage is untouched: {production_status}");
+    assert_eq!(production_status["stage"], Value::Null);
+    let service = d.aws(&["ecs", "describe-services", "--cluster", "scheduling-solver-cluster", "--services", "solver-worker"]);
+    assert_eq!(service["services"][0]["desiredCount"], 0);
+    // The stage comes from deploy.yaml as well, and the flag wins.
+    let config = d.config("stage: staging\n");
+    assert_eq!(d.json(&["status", "--config", config.to_str().unwrap()])["stack"], "scheduling-solver-staging");
+    assert_eq!(d.json(&["status", "--config", config.to_str().unwrap(), "--stage", "qa"])["stack_status"], Value::Null, "no qa stage was deployed");
+    assert!(d.fails(&["status", "--stage", "Prod"]).contains("stage \"Prod\""), "a bad stage is named");
+    // Destroying one stage leaves the other running.
+    d.ok(&["destroy", "--stage", "staging", "--yes", "--delete-results"]);
+    assert_eq!(d.json(&["status"])["mode"], "on-demand");
+    assert!(doctor(&d).0, "production is still healthy");
+}

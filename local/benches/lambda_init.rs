@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         let mut times = Vec::new();
         for _ in 0..7 {
             let started = Instant::now();
-            let host = LambdaHost::start(name, &path, env.clone(), Duration::from_secs(10), logs.join(format!("{name}.log"))).await?;
+            let host = LambdaHost::start(name, &path, env.clone(), Duration::from_secs(10), logs.join(format!("{name}.log")), None).await?;
             host.invoke(&event).await?;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             host.stop().await;

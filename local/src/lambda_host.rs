@@ -36,7 +36,15 @@ pub struct LambdaHost {
 }
 
 impl LambdaHost {
-    pub async fn start(name: &str, bootstrap: &Path, env: Vec<(String, String)>, timeout: Duration, log: PathBuf) -> anyhow::Result<Arc<Self>> {
+    /// `logs`: the CloudWatch Logs client its output is shipped with (besides `log`).
+    pub async fn start(
+        name: &str,
+        bootstrap: &Path,
+        env: Vec<(String, String)>,
+        timeout: Duration,
+        log: PathBuf,
+        logs: Option<aws_sdk_cloudwatchlogs::Client>,
+    ) -> anyhow::Result<Arc<Self>> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (sender, receiver) = mpsc::channel(64);
@@ -52,19 +60,21 @@ impl LambdaHost {
             }),
         ));
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).with_context(|| format!("opening {}", log.display()))?;
-        let child = Command::new(bootstrap)
+        let stream = crate::log_shipping::Destination::lambda(name);
+        let mut child = Command::new(bootstrap)
             .envs(env)
             .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", &stream.group)
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &stream.stream)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", bootstrap.display()))?;
+        crate::log_shipping::ship(&mut child, log_file, logs.map(|client| (client, stream)));
         Ok(Arc::new(Self { name: name.to_owned(), sender, child: Mutex::new(child), busy: Mutex::new(()), timeout }))
     }
 

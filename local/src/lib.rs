@@ -7,6 +7,8 @@
 //! - the API function reachable over HTTP like a Function URL ([`function_url`]),
 //! - queue messages fed to the trigger as its event source mapping would
 //!   ([`event_source`]),
+//! - every process's output shipped to the emulator's CloudWatch Logs, in
+//!   the groups and streams AWS would use ([`log_shipping`]),
 //! - every task RunTask records run as a worker process, stopped in the
 //!   emulator with its exit code; the legacy service's desired count kept in
 //!   polling workers ([`tasks`]).
@@ -16,6 +18,7 @@ pub mod event_source;
 pub mod function_url;
 pub mod http;
 pub mod lambda_host;
+pub mod log_shipping;
 pub mod tasks;
 
 use anyhow::Context;
@@ -115,14 +118,15 @@ impl LocalSystem {
         std::fs::create_dir_all(&options.log_dir)?;
         let sdk = sdk(&options.endpoint).await;
         let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
         let host = |name: String, bin: &'static str, timeout: u64| {
-            let (lambda, options) = (lambda.clone(), options.clone());
+            let (lambda, options, logs) = (lambda.clone(), options.clone(), logs.clone());
             async move {
                 let conf = lambda.get_function_configuration().function_name(&name).send().await.with_context(|| format!("{name} is not deployed: run `deploy` first"))?;
                 let mut env: Vec<(String, String)> =
                     conf.environment().and_then(|e| e.variables()).map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
                 env.extend(options.aws_env());
-                LambdaHost::start(&name, &options.bin_dir.join(bin), env, Duration::from_secs(timeout), options.log_dir.join(format!("{name}.log"))).await
+                LambdaHost::start(&name, &options.bin_dir.join(bin), env, Duration::from_secs(timeout), options.log_dir.join(format!("{name}.log")), Some(logs)).await
             }
         };
         let api = host(options.api_function.clone(), "solver-api", 30).await?;
@@ -132,7 +136,7 @@ impl LocalSystem {
         let api_addr = listener.local_addr()?.to_string();
         let mut loops = vec![tokio::spawn(function_url::serve(listener, api.clone()))];
         loops.push(tokio::spawn(event_source::run(lambda.clone(), aws_sdk_sqs::Client::new(&sdk), trigger.clone())));
-        let tasks = tasks::TaskRunner::start(&options, job_store::aws::ecs_client(&sdk), trigger.clone()).await?;
+        let tasks = tasks::TaskRunner::start(&options, job_store::aws::ecs_client(&sdk), logs.clone(), trigger.clone()).await?;
         loops.push(tokio::spawn(tasks.clone().run()));
         loops.push(tokio::spawn(reconcile_schedule(trigger.clone(), options.reconcile_every)));
         Ok(Self { api_addr, api, trigger, tasks, loops })

@@ -29,6 +29,7 @@ use tokio::sync::Mutex;
 pub struct TaskRunner {
     options: Options,
     ecs: aws_sdk_ecs::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
     trigger: Arc<LambdaHost>,
     /// The task metadata endpoint (v4) the workers read their task ARN from.
     metadata_addr: String,
@@ -58,7 +59,7 @@ fn every(n: &AtomicUsize, counter: &AtomicUsize) -> bool {
 }
 
 impl TaskRunner {
-    pub async fn start(options: &Options, ecs: aws_sdk_ecs::Client, trigger: Arc<LambdaHost>) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(options: &Options, ecs: aws_sdk_ecs::Client, logs: aws_sdk_cloudwatchlogs::Client, trigger: Arc<LambdaHost>) -> anyhow::Result<Arc<Self>> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let metadata_addr = listener.local_addr()?.to_string();
         // /v4/<task ARN, url-safe>/task answers {"TaskARN": ...}
@@ -74,6 +75,7 @@ impl TaskRunner {
         Ok(Arc::new(Self {
             options: options.clone(),
             ecs,
+            logs,
             trigger,
             metadata_addr,
             started: Mutex::default(),
@@ -96,24 +98,35 @@ impl TaskRunner {
         }
     }
 
-    async fn container_env(&self, task_definition: &str) -> anyhow::Result<Vec<(String, String)>> {
+    /// The worker container's environment, and where its `awslogs` driver
+    /// writes (group and stream prefix), from the task definition.
+    async fn container_setup(&self, task_definition: &str) -> anyhow::Result<(Vec<(String, String)>, Option<(String, String)>)> {
         let def = self.ecs.describe_task_definition().task_definition(task_definition).send().await?;
         let containers = def.task_definition().map(|d| d.container_definitions().to_vec()).unwrap_or_default();
-        let container = containers.iter().find(|c| c.name() == Some(self.options.container.as_str())).or(containers.first());
-        Ok(container.map(|c| c.environment().iter().filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned()))).collect()).unwrap_or_default())
+        let Some(container) = containers.iter().find(|c| c.name() == Some(self.options.container.as_str())).or(containers.first()) else { return Ok((Vec::new(), None)) };
+        let env = container.environment().iter().filter_map(|kv| Some((kv.name()?.to_owned(), kv.value()?.to_owned()))).collect();
+        let logs = container.log_configuration().filter(|l| l.log_driver().as_str() == "awslogs").and_then(|l| {
+            let options = l.options()?;
+            Some((options.get("awslogs-group")?.clone(), options.get("awslogs-stream-prefix").cloned().unwrap_or_default()))
+        });
+        Ok((env, logs))
     }
 
-    fn worker(&self, env: Vec<(String, String)>, log: &str) -> anyhow::Result<Child> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.options.log_dir.join(log))?;
-        Ok(Command::new(self.options.bin_dir.join("solver-worker"))
+    /// A worker process; its output goes to `log` in the log directory and,
+    /// for a task, to its `awslogs` stream in the emulator.
+    fn worker(&self, env: Vec<(String, String)>, log: &str, stream: Option<crate::log_shipping::Destination>) -> anyhow::Result<Child> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(self.options.log_dir.join(log))?;
+        let mut child = Command::new(self.options.bin_dir.join("solver-worker"))
             .env_clear()
             .envs(self.options.aws_env())
             .env("PROGRESS_INTERVAL_S", "1")
             .envs(env)
-            .stdout(log.try_clone()?)
-            .stderr(log)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
-            .spawn()?)
+            .spawn()?;
+        crate::log_shipping::ship(&mut child, file, stream.map(|to| (self.logs.clone(), to)));
+        Ok(child)
     }
 
     async fn start_new_tasks(self: &Arc<Self>) -> anyhow::Result<()> {
@@ -130,7 +143,7 @@ impl TaskRunner {
         for task in described.tasks() {
             let arn = task.task_arn().unwrap_or_default().to_owned();
             self.started.lock().await.insert(arn.clone());
-            let mut env = self.container_env(task.task_definition_arn().unwrap_or_default()).await?;
+            let (mut env, awslogs) = self.container_setup(task.task_definition_arn().unwrap_or_default()).await?;
             let mut overrides = Vec::new();
             for c in task.overrides().map(|o| o.container_overrides()).unwrap_or_default() {
                 let mut override_env = Vec::new();
@@ -163,7 +176,8 @@ impl TaskRunner {
             }
             env.push(("ECS_CONTAINER_METADATA_URI_V4".into(), format!("http://{}/v4/{}", self.metadata_addr, arn.replace('/', "~"))));
             let id = arn.rsplit('/').next().unwrap_or("task").to_owned();
-            let mut child = self.worker(env, &format!("task-{id}.log"))?;
+            let stream = awslogs.map(|(group, prefix)| crate::log_shipping::Destination::task(&group, &prefix, &self.options.container, &id));
+            let mut child = self.worker(env, &format!("task-{id}.log"), stream)?;
             let pid = child.id().unwrap_or_default();
             self.running.lock().await.insert(arn.clone(), pid);
             let this = self.clone();
@@ -229,9 +243,11 @@ impl TaskRunner {
         let mut pollers = self.pollers.lock().await;
         pollers.retain_mut(|c| c.try_wait().ok().flatten().is_none());
         while pollers.len() < desired {
-            let env = self.container_env(service.task_definition().unwrap_or_default()).await?;
+            // A polling worker is no task the emulator knows (no task id to
+            // name a stream by): its output stays in the log file.
+            let (env, _) = self.container_setup(service.task_definition().unwrap_or_default()).await?;
             let n = pollers.len();
-            pollers.push(self.worker(env, &format!("polling-{n}.log"))?);
+            pollers.push(self.worker(env, &format!("polling-{n}.log"), None)?);
         }
         while pollers.len() > desired {
             if let Some(mut child) = pollers.pop() {

@@ -131,6 +131,7 @@ async fn submit(api: &Api, req: &LambdaFunctionUrlRequest) -> LambdaFunctionUrlR
         // reconciler re-sends a job no trigger claimed within its lease.
         tracing::warn!(%run_id, "not queued now, the reconciler will: {e}");
     }
+    tracing::info!(%run_id, "accepted");
     json(202, &json!({"run_id": run_id, "status_url": status_url(req, &run_id)}))
 }
 

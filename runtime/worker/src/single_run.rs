@@ -11,7 +11,10 @@ pub const EXIT_INTERRUPTED: u8 = 75;
 /// the job failed, 75 when it was interrupted and continues elsewhere.
 pub async fn run(ctx: &JobContext, run_id: &RunId, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let end = ctx.run(run_id, None, shutdown, Mode::SingleRun).await?;
-    tracing::info!(%run_id, "{end:?}");
+    // A job that ended was logged where it ended (`JobContext::end`).
+    if matches!(end, JobEnd::Interrupted) {
+        tracing::info!(%run_id, "interrupted: the job goes on in a new attempt");
+    }
     Ok(match end {
         JobEnd::Finished(State::Failed) => ExitCode::FAILURE,
         JobEnd::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
