@@ -112,6 +112,25 @@ async fn prepare(aws: &Aws, settings: &Settings, artifacts_dir: &Path, dry_run: 
     Ok(Prepared { network, adopted, image, params, uploaded: uploaded.new })
 }
 
+/// The consumers' names as the last deploy set them (its recorded
+/// parameters), else the configured ones.
+fn deployed_names(names: &crate::config::Names, recorded: Option<&std::collections::BTreeMap<String, String>>) -> crate::config::Names {
+    let mut current = names.clone();
+    if let Some(p) = recorded {
+        for (key, name) in [
+            ("QueueName", &mut current.queue),
+            ("TriggerFunctionName", &mut current.trigger_function),
+            ("ClusterName", &mut current.cluster),
+            ("ServiceName", &mut current.service),
+        ] {
+            if let Some(v) = p.get(key) {
+                v.clone_into(name);
+            }
+        }
+    }
+    current
+}
+
 pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template_body: &str) -> anyhow::Result<PlanReport> {
     let p = prepare(aws, settings, artifacts_dir, true).await?;
     let recorded = artifacts::recorded_fingerprint(aws, &settings.names.stack).await;
@@ -125,7 +144,10 @@ pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template
     };
     let (setting_changes, needs_confirmation) = review;
     let names = &settings.names;
-    let (mapping, service) = (switch::mapping(aws, names).await?, switch::service(aws, names).await?);
+    // What consumes the queue now is found under the last deploy's names: a
+    // renamed queue or trigger does not exist yet under the new ones.
+    let current = deployed_names(names, artifacts::recorded_parameters(aws, &names.stack).await.as_ref());
+    let (mapping, service) = (switch::mapping(aws, &current).await?, switch::service(aws, &current).await?);
     let mode = switch::mode(mapping.as_ref(), service.as_ref());
     let mut to_switch = Vec::new();
     if let Some(s) = service.as_ref().filter(|s| s.desired != 0) {

@@ -339,6 +339,8 @@ fn a_plan_shows_the_settings_that_change_and_renaming_the_queue_needs_a_yes() {
     let plan = d.ok(&["--config", cfg, "plan"]);
     assert!(plan.contains("QueueName: scheduling-solver-jobs → other-jobs  (") && plan.contains("JobQueue"), "{plan}");
     assert!(plan.contains("needs confirmation: renames JobQueue (AWS::SQS::Queue) by QueueName scheduling-solver-jobs → other-jobs"), "{plan}");
+    let json = d.json(&["--config", cfg, "plan"]);
+    assert_eq!(json["mode"], "on-demand", "the mode now, read under the deployed names: {json}");
     let refused = d.fails(&["--config", cfg]);
     assert!(refused.contains("refusing to deploy stack scheduling-solver, which renames JobQueue") && refused.contains("--yes"), "{refused}");
     let queues = d.aws(&["sqs", "list-queues"]).to_string();
