@@ -92,7 +92,9 @@ pub async fn plan(aws: &Aws, stack_name: &str, template: &str, params: &BTreeMap
             return Ok(Planned::NoChanges);
         }
     }
-    let name = format!("deploy-{}", time::OffsetDateTime::now_utc().unix_timestamp());
+    // Unique per call: two plans in one second (a plan then `plan --json`,
+    // two CI jobs) made one name twice, and discarding one left the other.
+    let name = format!("deploy-{}-{}", time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000, std::process::id());
     let parameters: Vec<Parameter> = params.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect();
     aws.cfn
         .create_change_set()
