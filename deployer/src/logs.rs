@@ -77,7 +77,7 @@ pub async fn logs(aws: &Aws, settings: &Settings, run_id: &str, since: Option<&s
         for s in &sources {
             lines.extend(read_source(aws, s, &id, from).await?);
         }
-        lines.retain(|l| seen.insert(l.event_id.clone()) && (reads || !is_read(l)));
+        lines.retain(|l| seen.insert((l.timestamp, l.event_id.clone())) && (reads || !is_read(l)));
         lines.sort_by(|a, b| (a.timestamp, &a.source).cmp(&(b.timestamp, &b.source)));
         for l in &lines {
             print_line(l, json)?;
@@ -85,6 +85,9 @@ pub async fn logs(aws: &Aws, settings: &Settings, run_id: &str, since: Option<&s
         // Lines stamped in the same millisecond as the newest one may still
         // come: read from that millisecond again (the seen ids drop repeats).
         from = lines.iter().map(|l| l.timestamp).max().unwrap_or(from).max(from);
+        // Only lines from `from` on are read again: the rest can be
+        // forgotten, so an hours-long --follow keeps its memory flat.
+        seen.retain(|(t, _)| *t >= from);
         if !follow {
             return Ok(());
         }
