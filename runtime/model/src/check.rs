@@ -1,8 +1,10 @@
-//! Proves that a job-shop answer is a real schedule of its problem: every
-//! operation as given, each job in order, no machine doing two things at once,
-//! and the makespan and optimality claims true.
+//! Proves that a job-shop or flexible job-shop answer is a real schedule of
+//! its problem: every operation as given (for a flexible one, on one of its
+//! alternatives for that machine's duration), each job in order, no machine
+//! doing two things at once, and the makespan and optimality claims true.
 
-use crate::jobshop::{JobShop, JobShopResult};
+use crate::flexible::FlexibleJobShop;
+use crate::jobshop::{JobShop, JobShopResult, ScheduledOp};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
@@ -12,6 +14,8 @@ pub enum CheckError {
     OperationCount { job: usize, expected: usize, found: usize },
     #[error("job {job} operation {op} is scheduled as machine {machine} for {duration}; the problem says machine {expected_machine} for {expected_duration}")]
     Mismatch { job: usize, op: usize, machine: usize, duration: i64, expected_machine: usize, expected_duration: i64 },
+    #[error("job {job} operation {op} is scheduled on machine {machine} for {duration}; its alternatives are {alternatives}")]
+    NotAnAlternative { job: usize, op: usize, machine: usize, duration: i64, alternatives: String },
     #[error("job {job} operation {op} starts at {start}, before time 0")]
     NegativeStart { job: usize, op: usize, start: i64 },
     #[error("job {job} operation {op} starts at {start}, before its predecessor ends at {pred_end}")]
@@ -27,21 +31,44 @@ pub enum CheckError {
 }
 
 pub fn check_schedule(problem: &JobShop, result: &JobShopResult) -> Result<(), CheckError> {
+    let sizes: Vec<usize> = problem.jobs.iter().map(Vec::len).collect();
+    check_timing(&sizes, problem.machines, result, |j, k, p| {
+        let g = problem.jobs[j][k];
+        if g.machine != p.machine || g.duration != p.duration {
+            return Err(CheckError::Mismatch { job: j, op: k, machine: p.machine, duration: p.duration, expected_machine: g.machine, expected_duration: g.duration });
+        }
+        Ok(())
+    })
+}
+
+pub fn check_flexible_schedule(problem: &FlexibleJobShop, result: &JobShopResult) -> Result<(), CheckError> {
+    let sizes: Vec<usize> = problem.jobs.iter().map(Vec::len).collect();
+    check_timing(&sizes, problem.machines, result, |j, k, p| {
+        let op = &problem.jobs[j][k];
+        if op.duration_on(p.machine) != Some(p.duration) {
+            let alternatives = op.alternatives.iter().map(|a| format!("machine {} for {}", a.machine, a.duration)).collect::<Vec<_>>().join(", ");
+            return Err(CheckError::NotAnAlternative { job: j, op: k, machine: p.machine, duration: p.duration, alternatives });
+        }
+        Ok(())
+    })
+}
+
+/// What both problems share: the shape, each operation as `given` says
+/// (which also keeps every machine in range), then the timing and claims.
+fn check_timing(sizes: &[usize], machines: usize, result: &JobShopResult, given: impl Fn(usize, usize, &ScheduledOp) -> Result<(), CheckError>) -> Result<(), CheckError> {
     let schedule = &result.schedule;
-    if schedule.len() != problem.jobs.len() {
-        return Err(CheckError::JobCount { expected: problem.jobs.len(), found: schedule.len() });
+    if schedule.len() != sizes.len() {
+        return Err(CheckError::JobCount { expected: sizes.len(), found: schedule.len() });
     }
-    let mut on_machine: Vec<Vec<(i64, i64, usize)>> = vec![Vec::new(); problem.machines];
+    let mut on_machine: Vec<Vec<(i64, i64, usize)>> = vec![Vec::new(); machines];
     let mut actual = 0;
-    for (j, (given, planned)) in problem.jobs.iter().zip(schedule).enumerate() {
-        if given.len() != planned.len() {
-            return Err(CheckError::OperationCount { job: j, expected: given.len(), found: planned.len() });
+    for (j, (&size, planned)) in sizes.iter().zip(schedule).enumerate() {
+        if size != planned.len() {
+            return Err(CheckError::OperationCount { job: j, expected: size, found: planned.len() });
         }
         let mut pred_end = 0;
-        for (k, (g, p)) in given.iter().zip(planned).enumerate() {
-            if g.machine != p.machine || g.duration != p.duration {
-                return Err(CheckError::Mismatch { job: j, op: k, machine: p.machine, duration: p.duration, expected_machine: g.machine, expected_duration: g.duration });
-            }
+        for (k, p) in planned.iter().enumerate() {
+            given(j, k, p)?;
             if p.start < 0 {
                 return Err(CheckError::NegativeStart { job: j, op: k, start: p.start });
             }
@@ -123,5 +150,51 @@ mod tests {
         r.lower_bound = 6;
         r.optimal = true;
         assert!(matches!(check_schedule(&p, &r), Err(CheckError::UnprovenOptimal { .. })));
+    }
+
+    /// Job 0: machine 0 for 3 or machine 1 for 5, then machine 1 for 2.
+    /// Job 1: machine 1 for 4, then machine 0 for 1 or machine 1 for 1.
+    fn flexible() -> FlexibleJobShop {
+        FlexibleJobShop::parse_fjs("2 2\n2 2 0 3 1 5 1 1 2\n2 1 1 4 2 0 1 1 1\n").unwrap()
+    }
+
+    fn flexible_result(ops: [[(usize, i64, i64); 2]; 2], makespan: i64) -> JobShopResult {
+        JobShopResult {
+            makespan,
+            lower_bound: 5,
+            optimal: false,
+            schedule: ops.iter().map(|job| job.iter().map(|&(machine, start, duration)| ScheduledOp { machine, start, duration }).collect()).collect(),
+            solver: SolverInfo { name: "test".into(), elapsed_s: 0.0 },
+        }
+    }
+
+    #[test]
+    fn a_flexible_schedule_may_use_any_alternative() {
+        let p = flexible();
+        check_flexible_schedule(&p, &flexible_result([[(0, 0, 3), (1, 4, 2)], [(1, 0, 4), (0, 4, 1)]], 6)).unwrap();
+        check_flexible_schedule(&p, &flexible_result([[(0, 0, 3), (1, 5, 2)], [(1, 0, 4), (1, 4, 1)]], 7)).unwrap();
+    }
+
+    #[test]
+    fn rejects_each_kind_of_invalid_flexible_schedule() {
+        let p = flexible();
+        let check = |ops, makespan| check_flexible_schedule(&p, &flexible_result(ops, makespan));
+        // A machine that is not among the operation's alternatives.
+        assert!(matches!(check([[(0, 0, 3), (0, 4, 2)], [(1, 0, 4), (0, 6, 1)]], 7), Err(CheckError::NotAnAlternative { job: 0, op: 1, .. })));
+        // An alternative's machine with another alternative's duration.
+        assert!(matches!(check([[(1, 0, 3), (1, 4, 2)], [(1, 6, 4), (0, 10, 1)]], 11), Err(CheckError::NotAnAlternative { job: 0, op: 0, .. })));
+        assert!(matches!(check([[(0, 0, 3), (1, 2, 2)], [(1, 4, 4), (0, 8, 1)]], 9), Err(CheckError::Precedence { job: 0, op: 1, .. })));
+        assert!(matches!(check([[(0, 0, 3), (1, 3, 2)], [(1, 0, 4), (0, 4, 1)]], 6), Err(CheckError::Overlap { machine: 1, .. })));
+        assert!(matches!(check([[(0, 0, 3), (1, 4, 2)], [(1, 0, 4), (0, 4, 1)]], 5), Err(CheckError::Makespan { claimed: 5, actual: 6 })));
+        let mut r = flexible_result([[(0, 0, 3), (1, 4, 2)], [(1, 0, 4), (0, 4, 1)]], 6);
+        r.schedule[1].pop();
+        assert!(matches!(check_flexible_schedule(&p, &r), Err(CheckError::OperationCount { job: 1, .. })));
+        r.schedule.pop();
+        assert!(matches!(check_flexible_schedule(&p, &r), Err(CheckError::JobCount { .. })));
+        let mut r = flexible_result([[(0, 0, 3), (1, 4, 2)], [(1, 0, 4), (0, 4, 1)]], 6);
+        r.optimal = true;
+        assert!(matches!(check_flexible_schedule(&p, &r), Err(CheckError::UnprovenOptimal { .. })));
+        r.lower_bound = 7;
+        assert!(matches!(check_flexible_schedule(&p, &r), Err(CheckError::BoundAboveMakespan { .. })));
     }
 }

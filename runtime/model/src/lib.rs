@@ -1,7 +1,7 @@
 //! The job model every program shares: what a job request is, the status
 //! document and its lifecycle (one pure state machine), where things live in the
 //! results bucket, what a valid `run_id` is, the queue message, and a checker
-//! that proves a job-shop schedule is real.
+//! that proves a job-shop or flexible job-shop schedule is real.
 //!
 //! Nothing here talks to AWS: it is pure data and rules, so that the API, the
 //! trigger, the worker and the deployer agree by construction.
@@ -10,6 +10,7 @@
 pub mod capacity;
 pub mod check;
 pub mod error;
+pub mod flexible;
 pub mod jobshop;
 pub mod keys;
 pub mod lifecycle;
@@ -19,11 +20,12 @@ pub mod run_id;
 pub mod status;
 
 pub use capacity::{Capacity, CapacityPolicy};
-pub use check::{CheckError, check_schedule};
+pub use check::{CheckError, check_flexible_schedule, check_schedule};
 pub use error::ErrorInfo;
+pub use flexible::{FlexibleJobShop, FlexibleOperation};
 pub use jobshop::{JobShop, JobShopResult, Operation, ScheduledOp, SolverInfo};
 pub use lifecycle::{Event, Refusal};
 pub use message::QueueMessage;
-pub use request::{JobRequest, RequestError};
+pub use request::{JobRequest, Problem, RequestError};
 pub use run_id::{RunId, RunIdError};
 pub use status::{Attempt, Progress, State, StatusDoc};

@@ -1,8 +1,9 @@
 //! A job request as clients send it (`POST /runs`), validated field by field
 //! so that every refusal names the field and says what to send instead.
 
-use crate::jobshop::{JobShop, Operation};
-use crate::{ErrorInfo, RunId};
+use crate::flexible::{FlexibleJobShop, FlexibleOperation};
+use crate::jobshop::{JobShop, JobShopResult, Operation};
+use crate::{CheckError, ErrorInfo, RunId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -99,67 +100,153 @@ impl JobRequest {
             ),
         };
         let request = Self { problem, time_limit_s, run_id, max_attempts, capacity };
-        request.jobshop()?;
+        request.problem()?;
         Ok(request)
     }
 
-    /// The job-shop instance this request describes, validated.
-    pub fn jobshop(&self) -> Result<JobShop, RequestError> {
+    /// The instance this request describes, validated.
+    pub fn problem(&self) -> Result<Problem, RequestError> {
         let Value::Object(p) = &self.problem else {
             return Err(RequestError::new("INVALID_PROBLEM", "problem", format!("expected an object, found {}", type_name(&self.problem))));
         };
-        match p.get("kind") {
-            Some(Value::String(k)) if k == "jobshop" => {}
+        let kinds = "use \"jobshop\" or \"flexible_jobshop\"";
+        let flexible = match p.get("kind") {
+            Some(Value::String(k)) if k == "jobshop" => false,
+            Some(Value::String(k)) if k == "flexible_jobshop" => true,
             Some(Value::String(k)) => {
-                return Err(RequestError::new("UNSUPPORTED_PROBLEM", "problem.kind", format!("{k:?} is not a problem kind this service solves; use \"jobshop\"")));
+                return Err(RequestError::new("UNSUPPORTED_PROBLEM", "problem.kind", format!("{k:?} is not a problem kind this service solves; {kinds}")));
             }
-            _ => return Err(RequestError::new("INVALID_PROBLEM", "problem.kind", "missing: set \"kind\": \"jobshop\"")),
-        }
+            _ => return Err(RequestError::new("INVALID_PROBLEM", "problem.kind", format!("missing: set \"kind\"; {kinds}"))),
+        };
         let invalid = |e: crate::jobshop::ProblemError| RequestError::new("INVALID_PROBLEM", e.location, e.message);
-        match p.get("format") {
-            Some(Value::String(f)) if f == "orlib" => match p.get("text") {
-                Some(Value::String(text)) => JobShop::parse_orlib(text).map_err(|e| RequestError::new("INVALID_PROBLEM", format!("problem.text {}", e.location), e.message)),
-                _ => Err(RequestError::new("INVALID_PROBLEM", "problem.text", "missing: the OR-Library instance as a string")),
-            },
-            Some(Value::String(f)) if f == "json" => jobs_from_json(p).and_then(|(j, m)| JobShop::new(j, m).map_err(invalid)),
-            None => jobs_from_json(p).and_then(|(j, m)| JobShop::new(j, m).map_err(invalid)),
-            Some(other) => Err(RequestError::new("INVALID_PROBLEM", "problem.format", format!("{other} is not a known format; use \"orlib\" or leave it out for JSON jobs"))),
+        let in_text = |e: crate::jobshop::ProblemError| RequestError::new("INVALID_PROBLEM", format!("problem.text {}", e.location), e.message);
+        let text = |what: &str| match p.get("text") {
+            Some(Value::String(text)) => Ok(text.as_str()),
+            _ => Err(RequestError::new("INVALID_PROBLEM", "problem.text", format!("missing: the {what} instance as a string"))),
+        };
+        let format = match p.get("format") {
+            None => "json",
+            Some(Value::String(f)) if ["json", "orlib", "fjs"].contains(&f.as_str()) => f.as_str(),
+            Some(other) => {
+                let known = if flexible { "\"fjs\"" } else { "\"orlib\"" };
+                return Err(RequestError::new("INVALID_PROBLEM", "problem.format", format!("{other} is not a known format; use {known} or leave it out for JSON jobs")));
+            }
+        };
+        match (flexible, format) {
+            (false, "orlib") => JobShop::parse_orlib(text("OR-Library")?).map(Problem::JobShop).map_err(in_text),
+            (false, "json") => jobs_from_json(p).and_then(|(j, m)| JobShop::new(j, m).map(Problem::JobShop).map_err(invalid)),
+            (true, "fjs") => FlexibleJobShop::parse_fjs(text("fjs")?).map(Problem::Flexible).map_err(in_text),
+            (true, "json") => flexible_jobs_from_json(p).and_then(|(j, m)| FlexibleJobShop::new(j, m).map(Problem::Flexible).map_err(invalid)),
+            (false, _) => Err(RequestError::new("INVALID_PROBLEM", "problem.format", "\"fjs\" is the flexible job-shop's text: set \"kind\": \"flexible_jobshop\", or use \"orlib\"")),
+            (true, _) => Err(RequestError::new("INVALID_PROBLEM", "problem.format", "\"orlib\" is the job-shop's text: set \"kind\": \"jobshop\", or use \"fjs\"")),
+        }
+    }
+
+    /// The job-shop instance this request describes, validated; a flexible
+    /// job-shop is refused here.
+    pub fn jobshop(&self) -> Result<JobShop, RequestError> {
+        match self.problem()? {
+            Problem::JobShop(p) => Ok(p),
+            Problem::Flexible(_) => Err(RequestError::new("UNSUPPORTED_PROBLEM", "problem.kind", "expected a \"jobshop\" problem, found \"flexible_jobshop\"")),
+        }
+    }
+}
+
+/// A validated instance, of one of the kinds the built-in solver solves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    JobShop(JobShop),
+    Flexible(FlexibleJobShop),
+}
+
+impl Problem {
+    /// Whether `result` is a real schedule of this problem.
+    pub fn check(&self, result: &JobShopResult) -> Result<(), CheckError> {
+        match self {
+            Self::JobShop(p) => crate::check_schedule(p, result),
+            Self::Flexible(p) => crate::check_flexible_schedule(p, result),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::JobShop(_) => "jobshop",
+            Self::Flexible(_) => "flexible_jobshop",
         }
     }
 }
 
 fn jobs_from_json(p: &Map<String, Value>) -> Result<(Vec<Vec<Operation>>, Option<usize>), RequestError> {
+    let machines = machines_from_json(p)?;
+    let jobs = job_lists(p, "{\"machine\", \"duration\"}")?;
+    let parsed = jobs.iter().enumerate().map(|(j, ops)| ops.iter().enumerate().map(|(k, op)| operation_from_json(op, &format!("problem.jobs[{j}][{k}]"))).collect()).collect::<Result<_, _>>()?;
+    Ok((parsed, machines))
+}
+
+fn machines_from_json(p: &Map<String, Value>) -> Result<Option<usize>, RequestError> {
+    match p.get("machines") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().and_then(|m| usize::try_from(m).ok()).map(Some).ok_or_else(|| RequestError::new("INVALID_PROBLEM", "problem.machines", format!("expected a positive whole number, found {v}"))),
+    }
+}
+
+/// `problem.jobs` as lists of operations, each operation still JSON.
+fn job_lists<'a>(p: &'a Map<String, Value>, operation: &str) -> Result<Vec<&'a Vec<Value>>, RequestError> {
     let bad = |field: String, msg: String| RequestError::new("INVALID_PROBLEM", field, msg);
-    let machines = match p.get("machines") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().and_then(|m| usize::try_from(m).ok()).ok_or_else(|| bad("problem.machines".into(), format!("expected a positive whole number, found {v}")))?),
-    };
     let Some(jobs) = p.get("jobs") else {
-        return Err(bad("problem.jobs".into(), "missing: a list of jobs, each a list of {\"machine\", \"duration\"}".into()));
+        return Err(bad("problem.jobs".into(), format!("missing: a list of jobs, each a list of {operation}")));
     };
     let Value::Array(jobs) = jobs else {
         return Err(bad("problem.jobs".into(), format!("expected a list of jobs, found {}", type_name(jobs))));
     };
+    jobs.iter()
+        .enumerate()
+        .map(|(j, job)| match job {
+            Value::Array(ops) => Ok(ops),
+            other => Err(bad(format!("problem.jobs[{j}]"), format!("expected a list of operations, found {}", type_name(other)))),
+        })
+        .collect()
+}
+
+/// One `{"machine", "duration"}` at `at`.
+fn operation_from_json(op: &Value, at: &str) -> Result<Operation, RequestError> {
+    let bad = |field: String, msg: String| RequestError::new("INVALID_PROBLEM", field, msg);
+    let Value::Object(o) = op else {
+        return Err(bad(at.into(), format!("expected {{\"machine\", \"duration\"}}, found {}", type_name(op))));
+    };
+    let machine = match o.get("machine") {
+        Some(v) => v.as_u64().and_then(|m| usize::try_from(m).ok()).ok_or_else(|| bad(format!("{at}.machine"), format!("expected a machine number from 0, found {v}")))?,
+        None => return Err(bad(format!("{at}.machine"), "missing".into())),
+    };
+    let duration = match o.get("duration") {
+        Some(v) => v.as_i64().ok_or_else(|| bad(format!("{at}.duration"), format!("expected a whole number, found {v}")))?,
+        None => return Err(bad(format!("{at}.duration"), "missing".into())),
+    };
+    Ok(Operation { machine, duration })
+}
+
+fn flexible_jobs_from_json(p: &Map<String, Value>) -> Result<(Vec<Vec<FlexibleOperation>>, Option<usize>), RequestError> {
+    let bad = |field: String, msg: String| RequestError::new("INVALID_PROBLEM", field, msg);
+    let machines = machines_from_json(p)?;
+    let jobs = job_lists(p, "{\"alternatives\": [{\"machine\", \"duration\"}, ...]}")?;
     let mut out = Vec::with_capacity(jobs.len());
-    for (j, job) in jobs.iter().enumerate() {
-        let Value::Array(ops) = job else {
-            return Err(bad(format!("problem.jobs[{j}]"), format!("expected a list of operations, found {}", type_name(job))));
-        };
+    for (j, ops) in jobs.iter().enumerate() {
         let mut parsed = Vec::with_capacity(ops.len());
         for (k, op) in ops.iter().enumerate() {
             let at = format!("problem.jobs[{j}][{k}]");
             let Value::Object(o) = op else {
-                return Err(bad(at, format!("expected {{\"machine\", \"duration\"}}, found {}", type_name(op))));
+                return Err(bad(at, format!("expected {{\"alternatives\": [...]}}, found {}", type_name(op))));
             };
-            let machine = match o.get("machine") {
-                Some(v) => v.as_u64().and_then(|m| usize::try_from(m).ok()).ok_or_else(|| bad(format!("{at}.machine"), format!("expected a machine number from 0, found {v}")))?,
-                None => return Err(bad(format!("{at}.machine"), "missing".into())),
+            if let Some(unknown) = o.keys().find(|k| k.as_str() != "alternatives") {
+                let hint = if unknown == "machine" || unknown == "duration" { "; a flexible operation lists its machines under \"alternatives\"" } else { "" };
+                return Err(bad(format!("{at}.{unknown}"), format!("unknown field{hint}")));
+            }
+            let alternatives = match o.get("alternatives") {
+                Some(Value::Array(alts)) => alts.iter().enumerate().map(|(a, alt)| operation_from_json(alt, &format!("{at}.alternatives[{a}]"))).collect::<Result<Vec<_>, _>>()?,
+                Some(other) => return Err(bad(format!("{at}.alternatives"), format!("expected a list of {{\"machine\", \"duration\"}}, found {}", type_name(other)))),
+                None => return Err(bad(format!("{at}.alternatives"), "missing: the machines that can run the operation, each {\"machine\", \"duration\"}".into())),
             };
-            let duration = match o.get("duration") {
-                Some(v) => v.as_i64().ok_or_else(|| bad(format!("{at}.duration"), format!("expected a whole number, found {v}")))?,
-                None => return Err(bad(format!("{at}.duration"), "missing".into())),
-            };
-            parsed.push(Operation { machine, duration });
+            parsed.push(FlexibleOperation { alternatives });
         }
         out.push(parsed);
     }
@@ -226,5 +313,45 @@ mod tests {
             let body = format!(r#"{{"problem":{{"kind":"jobshop","jobs":[[{{"machine":0,"duration":1}}]]}},"max_attempts":{n}}}"#);
             assert_eq!(field_of(&body), ("max_attempts".into(), "INVALID_FIELD"), "{n}");
         }
+    }
+
+    #[test]
+    fn accepts_both_forms_of_the_flexible_contract() {
+        let json = r#"{"problem":{"kind":"flexible_jobshop","jobs":[[{"alternatives":[{"machine":0,"duration":3},{"machine":2,"duration":5}]},{"alternatives":[{"machine":1,"duration":2}]}]]},"time_limit_s":600}"#;
+        let text = r#"{"problem":{"kind":"flexible_jobshop","format":"fjs","text":"1 3\n2 2 0 3 2 5 1 1 2\n"},"time_limit_s":600}"#;
+        let (Problem::Flexible(a), Problem::Flexible(b)) = (JobRequest::from_slice(json.as_bytes()).unwrap().problem().unwrap(), JobRequest::from_slice(text.as_bytes()).unwrap().problem().unwrap()) else {
+            panic!("both are flexible job-shops");
+        };
+        assert_eq!(a, b, "DESIGN.md's two examples are one problem");
+        assert_eq!(JobRequest::from_slice(json.as_bytes()).unwrap().jobshop().unwrap_err().code, "UNSUPPORTED_PROBLEM");
+    }
+
+    #[test]
+    fn every_flexible_refusal_names_its_field() {
+        let flex = |jobs: &str| format!(r#"{{"problem":{{"kind":"flexible_jobshop","jobs":{jobs}}}}}"#);
+        let cases = [
+            (flex("[]"), "problem.jobs"),
+            (flex("[[]]"), "problem.jobs[0]"),
+            (flex("[3]"), "problem.jobs[0]"),
+            (flex("[[{}]]"), "problem.jobs[0][0].alternatives"),
+            (flex(r#"[[{"alternatives":[]}]]"#), "problem.jobs[0][0].alternatives"),
+            (flex(r#"[[{"alternatives":{"machine":0}}]]"#), "problem.jobs[0][0].alternatives"),
+            (flex(r#"[[{"machine":0}]]"#), "problem.jobs[0][0].machine"),
+            (flex(r#"[[{"alternatives":[{"machine":0,"duration":1}]},{"alternatives":[{"machine":0,"duration":1},{"machine":-2,"duration":1}]}]]"#), "problem.jobs[0][1].alternatives[1].machine"),
+            (flex(r#"[[{"alternatives":[{"machine":0,"duration":-1}]}]]"#), "problem.jobs[0][0].alternatives[0].duration"),
+            (flex(r#"[[{"alternatives":[{"machine":0}]}]]"#), "problem.jobs[0][0].alternatives[0].duration"),
+            (flex(r#"[[{"alternatives":[{"machine":1,"duration":1},{"machine":1,"duration":2}]}]]"#), "problem.jobs[0][0].alternatives[1]"),
+            (r#"{"problem":{"kind":"flexible_jobshop","machines":2,"jobs":[[{"alternatives":[{"machine":2,"duration":1}]}]]}}"#.into(), "problem.jobs[0][0].alternatives[0].machine"),
+            (r#"{"problem":{"kind":"flexible_jobshop","format":"fjs","text":"1 2\n1 1 2 3\n"}}"#.into(), "problem.text line 2"),
+            (r#"{"problem":{"kind":"flexible_jobshop","format":"fjs"}}"#.into(), "problem.text"),
+            (r#"{"problem":{"kind":"flexible_jobshop","format":"orlib","text":"1 1\n0 1\n"}}"#.into(), "problem.format"),
+            (r#"{"problem":{"kind":"jobshop","format":"fjs","text":"1 1\n1 1 0 1\n"}}"#.into(), "problem.format"),
+            (r#"{"problem":{"kind":"flexible_jobshop","format":"xml"}}"#.into(), "problem.format"),
+        ];
+        for (body, field) in cases {
+            assert_eq!(field_of(&body), (field.to_string(), "INVALID_PROBLEM"), "{body}");
+        }
+        let many = format!("[{}]", vec![r#"[{"alternatives":[{"machine":0,"duration":1}]}]"#; crate::jobshop::MAX_JOBS + 1].join(","));
+        assert_eq!(field_of(&flex(&many)), ("problem.jobs".into(), "INVALID_PROBLEM"), "the size cap");
     }
 }
