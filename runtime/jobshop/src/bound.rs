@@ -29,7 +29,7 @@ pub fn lower_bound(problem: &JobShop) -> i64 {
 /// The makespan of the preemptive one-machine schedule that always runs the
 /// released operation with the longest tail: optimal for the preemptive
 /// problem, hence a lower bound for the machine.
-fn jackson_preemptive(ops: &mut [(i64, i64, i64)]) -> i64 {
+pub(crate) fn jackson_preemptive(ops: &mut [(i64, i64, i64)]) -> i64 {
     ops.sort_unstable_by_key(|&(head, _, _)| head);
     let mut ready: BinaryHeap<(i64, i64)> = BinaryHeap::new(); // (tail, remaining)
     let (mut t, mut i, mut cmax) = (0i64, 0, 0i64);

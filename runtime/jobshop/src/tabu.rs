@@ -16,17 +16,19 @@ use crate::rng::Rng;
 use crate::schedule::Schedule;
 use job_model::JobShop;
 
-const NONE: usize = usize::MAX;
+pub(crate) const NONE: usize = usize::MAX;
 
-/// The instance, flattened: operation `o` of job `job[o]`.
+/// The instance, flattened: operation `o` of job `job[o]`. `machine` and
+/// `dur` are a job-shop's fixed assignment; a flexible job-shop's search
+/// keeps its own in each [`State`] and leaves them empty here.
 pub struct Graph {
     dur: Vec<i64>,
     machine: Vec<usize>,
-    job: Vec<usize>,
-    job_prev: Vec<usize>,
-    job_next: Vec<usize>,
-    first_of_job: Vec<usize>,
-    machines: usize,
+    pub(crate) job: Vec<usize>,
+    pub(crate) job_prev: Vec<usize>,
+    pub(crate) job_next: Vec<usize>,
+    pub(crate) first_of_job: Vec<usize>,
+    pub(crate) machines: usize,
 }
 
 impl Graph {
@@ -46,11 +48,28 @@ impl Graph {
         g
     }
 
-    pub fn operations(&self) -> usize {
-        self.dur.len()
+    /// The job structure of `lengths[j]` operations per job on `machines`
+    /// machines, with no fixed assignment.
+    pub(crate) fn structure(machines: usize, lengths: impl Iterator<Item = usize>) -> Self {
+        let mut g = Self { dur: vec![], machine: vec![], job: vec![], job_prev: vec![], job_next: vec![], first_of_job: vec![], machines };
+        for (j, len) in lengths.enumerate() {
+            let first = g.job.len();
+            g.first_of_job.push(first);
+            for k in 0..len {
+                let o = first + k;
+                g.job.push(j);
+                g.job_prev.push(if k == 0 { NONE } else { o - 1 });
+                g.job_next.push(if k + 1 == len { NONE } else { o + 1 });
+            }
+        }
+        g
     }
 
-    fn jobs(&self) -> usize {
+    pub fn operations(&self) -> usize {
+        self.job.len()
+    }
+
+    pub(crate) fn jobs(&self) -> usize {
         self.first_of_job.len()
     }
 
@@ -78,54 +97,68 @@ impl Graph {
     pub fn schedule(&self, seq: &[Vec<usize>]) -> Schedule {
         let mut st = State::new(self, seq.to_vec());
         assert!(st.retime(self), "a found solution is acyclic");
-        let n = self.operations();
-        let starts = (0..self.jobs()).map(|j| st.head[self.first_of_job[j]..self.first_of_job.get(j + 1).copied().unwrap_or(n)].to_vec()).collect();
-        Schedule { starts, makespan: st.makespan }
+        st.schedule(self)
     }
 }
 
 /// Machine sequences with their timing: `head[o]` is the earliest start of
-/// `o`, `rest[o]` the longest path from the start of `o` to the end.
-struct State {
-    seq: Vec<Vec<usize>>,
-    pos: Vec<usize>,
-    head: Vec<i64>,
-    rest: Vec<i64>,
-    makespan: i64,
+/// `o`, `rest[o]` the longest path from the start of `o` to the end, on the
+/// machine `machine[o]` for `dur[o]`.
+pub(crate) struct State {
+    pub(crate) machine: Vec<usize>,
+    pub(crate) dur: Vec<i64>,
+    pub(crate) seq: Vec<Vec<usize>>,
+    pub(crate) pos: Vec<usize>,
+    pub(crate) head: Vec<i64>,
+    pub(crate) rest: Vec<i64>,
+    pub(crate) makespan: i64,
     order: Vec<usize>,
     indeg: Vec<u8>,
 }
 
 impl State {
+    /// A job-shop's sequences, on its fixed machines.
     fn new(g: &Graph, seq: Vec<Vec<usize>>) -> Self {
+        Self::assigned(g, g.machine.clone(), g.dur.clone(), seq)
+    }
+
+    /// Sequences of operations on the machines `machine` names, for `dur`.
+    pub(crate) fn assigned(g: &Graph, machine: Vec<usize>, dur: Vec<i64>, seq: Vec<Vec<usize>>) -> Self {
         let n = g.operations();
-        let mut st = Self { seq, pos: vec![0; n], head: vec![0; n], rest: vec![0; n], makespan: 0, order: Vec::with_capacity(n), indeg: vec![0; n] };
+        let mut st = Self { machine, dur, seq, pos: vec![0; n], head: vec![0; n], rest: vec![0; n], makespan: 0, order: Vec::with_capacity(n), indeg: vec![0; n] };
         for m in 0..st.seq.len() {
             st.renumber(m);
         }
         st
     }
 
-    fn renumber(&mut self, m: usize) {
+    /// Start times per job and operation (the state must be timed).
+    pub(crate) fn schedule(&self, g: &Graph) -> Schedule {
+        let n = g.operations();
+        let starts = (0..g.jobs()).map(|j| self.head[g.first_of_job[j]..g.first_of_job.get(j + 1).copied().unwrap_or(n)].to_vec()).collect();
+        Schedule { starts, makespan: self.makespan }
+    }
+
+    pub(crate) fn renumber(&mut self, m: usize) {
         for (i, &o) in self.seq[m].iter().enumerate() {
             self.pos[o] = i;
         }
     }
 
-    fn mach_next(&self, g: &Graph, o: usize) -> usize {
-        self.seq[g.machine[o]].get(self.pos[o] + 1).copied().unwrap_or(NONE)
+    pub(crate) fn mach_next(&self, o: usize) -> usize {
+        self.seq[self.machine[o]].get(self.pos[o] + 1).copied().unwrap_or(NONE)
     }
 
-    fn end(&self, g: &Graph, o: usize) -> i64 {
-        if o == NONE { 0 } else { self.head[o] + g.dur[o] }
+    pub(crate) fn end(&self, o: usize) -> i64 {
+        if o == NONE { 0 } else { self.head[o] + self.dur[o] }
     }
 
-    fn rest_of(&self, o: usize) -> i64 {
+    pub(crate) fn rest_of(&self, o: usize) -> i64 {
         if o == NONE { 0 } else { self.rest[o] }
     }
 
     /// Heads by topological order, tails in reverse; `false` on a cycle.
-    fn retime(&mut self, g: &Graph) -> bool {
+    pub(crate) fn retime(&mut self, g: &Graph) -> bool {
         let n = g.operations();
         self.order.clear();
         for o in 0..n {
@@ -139,8 +172,8 @@ impl State {
         while i < self.order.len() {
             let o = self.order[i];
             i += 1;
-            let end = self.head[o] + g.dur[o];
-            for next in [g.job_next[o], self.mach_next(g, o)] {
+            let end = self.head[o] + self.dur[o];
+            for next in [g.job_next[o], self.mach_next(o)] {
                 if next != NONE {
                     self.head[next] = self.head[next].max(end);
                     self.indeg[next] -= 1;
@@ -156,21 +189,24 @@ impl State {
         self.makespan = 0;
         for k in (0..n).rev() {
             let o = self.order[k];
-            self.rest[o] = g.dur[o] + self.rest_of(g.job_next[o]).max(self.rest_of(self.mach_next(g, o)));
+            self.rest[o] = self.dur[o] + self.rest_of(g.job_next[o]).max(self.rest_of(self.mach_next(o)));
             self.makespan = self.makespan.max(self.head[o] + self.rest[o]);
         }
         true
     }
 
     /// The critical blocks of one critical path, as (machine, first, last)
-    /// positions: maximal runs of two or more operations of one machine.
-    fn blocks(&self, g: &Graph, out: &mut Vec<(usize, usize, usize)>) {
+    /// positions: maximal runs of two or more operations of one machine;
+    /// `path` receives the path's operations.
+    pub(crate) fn blocks(&self, g: &Graph, out: &mut Vec<(usize, usize, usize)>, path: &mut Vec<usize>) {
         out.clear();
+        path.clear();
         let Some(mut o) = (0..g.operations()).find(|&o| self.head[o] == 0 && self.rest[o] == self.makespan) else { return };
         let mut run_start = o;
         loop {
-            let (mn, jn) = (self.mach_next(g, o), g.job_next[o]);
-            let on_path = |x: usize| x != NONE && self.head[x] == self.head[o] + g.dur[o] && self.rest[x] == self.rest[o] - g.dur[o];
+            path.push(o);
+            let (mn, jn) = (self.mach_next(o), g.job_next[o]);
+            let on_path = |x: usize| x != NONE && self.head[x] == self.head[o] + self.dur[o] && self.rest[x] == self.rest[o] - self.dur[o];
             // The machine successor first: longer blocks, more moves.
             let next = if on_path(mn) {
                 mn
@@ -181,7 +217,7 @@ impl State {
             };
             if next == NONE || next != mn {
                 if o != run_start {
-                    out.push((g.machine[o], self.pos[run_start], self.pos[o]));
+                    out.push((self.machine[o], self.pos[run_start], self.pos[o]));
                 }
                 run_start = next;
             }
@@ -193,7 +229,7 @@ impl State {
     }
 
     /// Takes the operation at `from` out of machine `m` and puts it at `to`.
-    fn apply(&mut self, mv: Move) {
+    pub(crate) fn apply(&mut self, mv: Move) {
         let s = &mut self.seq[mv.m];
         if mv.from < mv.to {
             s[mv.from..=mv.to].rotate_left(1);
@@ -206,14 +242,14 @@ impl State {
         }
     }
 
-    fn undo(&mut self, mv: Move) {
+    pub(crate) fn undo(&mut self, mv: Move) {
         self.apply(Move { m: mv.m, from: mv.to, to: mv.from });
     }
 
     /// The makespan of the paths through the moved segment after `mv`,
     /// from the current heads and tails (Balas & Vazacopoulos), or `None`
     /// when the move might create a cycle.
-    fn estimate(&self, g: &Graph, mv: Move, segment: &mut Vec<usize>, heads: &mut Vec<i64>) -> Option<i64> {
+    pub(crate) fn estimate(&self, g: &Graph, mv: Move, segment: &mut Vec<usize>, heads: &mut Vec<i64>) -> Option<i64> {
         let s = &self.seq[mv.m];
         let (lo, hi) = (mv.from.min(mv.to), mv.from.max(mv.to));
         segment.clear();
@@ -230,7 +266,7 @@ impl State {
             // `v` goes before `u`: no path may lead from u to v's job predecessor.
             let (v, u) = (s[mv.from], s[mv.to]);
             let jp = g.job_prev[v];
-            if jp != NONE && self.end(g, jp) > self.end(g, u) {
+            if jp != NONE && self.end(jp) > self.end(u) {
                 return None;
             }
             segment.push(v);
@@ -239,15 +275,15 @@ impl State {
         let before = if lo == 0 { NONE } else { s[lo - 1] };
         let after = s.get(hi + 1).copied().unwrap_or(NONE);
         heads.clear();
-        let mut ready = self.end(g, before);
+        let mut ready = self.end(before);
         for &o in segment.iter() {
-            let h = ready.max(self.end(g, g.job_prev[o]));
+            let h = ready.max(self.end(g.job_prev[o]));
             heads.push(h);
-            ready = h + g.dur[o];
+            ready = h + self.dur[o];
         }
         let (mut rest, mut longest) = (self.rest_of(after), 0);
         for (k, &o) in segment.iter().enumerate().rev() {
-            rest = g.dur[o] + rest.max(self.rest_of(g.job_next[o]));
+            rest = self.dur[o] + rest.max(self.rest_of(g.job_next[o]));
             longest = longest.max(heads[k] + rest);
         }
         Some(longest)
@@ -256,10 +292,10 @@ impl State {
 
 /// Operation at position `from` of machine `m` moved to position `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Move {
-    m: usize,
-    from: usize,
-    to: usize,
+pub(crate) struct Move {
+    pub(crate) m: usize,
+    pub(crate) from: usize,
+    pub(crate) to: usize,
 }
 
 impl Move {
@@ -270,7 +306,7 @@ impl Move {
 }
 
 /// N7 moves of critical blocks, without duplicates.
-fn neighbourhood(blocks: &[(usize, usize, usize)], out: &mut Vec<Move>) {
+pub(crate) fn neighbourhood(blocks: &[(usize, usize, usize)], out: &mut Vec<Move>) {
     out.clear();
     for &(m, a, b) in blocks {
         for i in a + 1..=b {
@@ -294,48 +330,48 @@ fn neighbourhood(blocks: &[(usize, usize, usize)], out: &mut Vec<Move>) {
 /// Tabu attributes: after an operation passes others on its machine, their
 /// former order may not be restored for `tenure` iterations. Indexed by
 /// machine and the two jobs, since a machine holds one operation per job.
-struct TabuList {
+pub(crate) struct TabuList {
     jobs: usize,
     until: Vec<u64>,
 }
 
 impl TabuList {
-    fn new(g: &Graph) -> Self {
+    pub(crate) fn new(g: &Graph) -> Self {
         let jobs = g.jobs();
         Self { jobs, until: vec![0; g.machines * jobs * jobs] }
     }
 
-    fn slot(&self, g: &Graph, first: usize, second: usize) -> usize {
-        (g.machine[first] * self.jobs + g.job[first]) * self.jobs + g.job[second]
+    fn slot(&self, g: &Graph, st: &State, first: usize, second: usize) -> usize {
+        (st.machine[first] * self.jobs + g.job[first]) * self.jobs + g.job[second]
     }
 
     /// Whether `mv` would put back an order that is still tabu.
-    fn forbids(&self, g: &Graph, st: &State, mv: Move, iter: u64) -> bool {
+    pub(crate) fn forbids(&self, g: &Graph, st: &State, mv: Move, iter: u64) -> bool {
         let s = &st.seq[mv.m];
         if mv.from < mv.to {
-            s[mv.from + 1..=mv.to].iter().any(|&x| self.until[self.slot(g, x, s[mv.from])] > iter)
+            s[mv.from + 1..=mv.to].iter().any(|&x| self.until[self.slot(g, st, x, s[mv.from])] > iter)
         } else {
-            s[mv.to..mv.from].iter().any(|&x| self.until[self.slot(g, s[mv.from], x)] > iter)
+            s[mv.to..mv.from].iter().any(|&x| self.until[self.slot(g, st, s[mv.from], x)] > iter)
         }
     }
 
     /// Records `mv` before it is applied: the orders it reverses become tabu.
-    fn record(&mut self, g: &Graph, st: &State, mv: Move, until: u64) {
+    pub(crate) fn record(&mut self, g: &Graph, st: &State, mv: Move, until: u64) {
         let s = &st.seq[mv.m];
         if mv.from < mv.to {
             for &x in &s[mv.from + 1..=mv.to] {
-                let k = self.slot(g, s[mv.from], x);
+                let k = self.slot(g, st, s[mv.from], x);
                 self.until[k] = until;
             }
         } else {
             for &x in &s[mv.to..mv.from] {
-                let k = self.slot(g, x, s[mv.from]);
+                let k = self.slot(g, st, x, s[mv.from]);
                 self.until[k] = until;
             }
         }
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.until.fill(0);
     }
 }
@@ -357,6 +393,7 @@ pub struct Search<'a> {
     stall: u64,
     tenure: (u64, u64),
     blocks: Vec<(usize, usize, usize)>,
+    path: Vec<usize>,
     moves: Vec<Move>,
     scored: Vec<(i64, u64, Move)>,
     segment: Vec<usize>,
@@ -384,15 +421,12 @@ impl<'a> Search<'a> {
             stall: (20 * n).max(2_000),
             tenure: (base, base + base.div_ceil(2)),
             blocks: Vec::new(),
+            path: Vec::new(),
             moves: Vec::new(),
             scored: Vec::new(),
             segment: Vec::new(),
             heads: Vec::new(),
         }
-    }
-
-    pub fn best(&self) -> &Found {
-        &self.best
     }
 
     /// Iterations without a new best of its own.
@@ -444,7 +478,7 @@ impl<'a> Search<'a> {
         self.restart_from(self.best.seq.clone());
         let kicks = 2 + self.rng.below(4);
         for _ in 0..kicks {
-            self.st.blocks(self.g, &mut self.blocks);
+            self.st.blocks(self.g, &mut self.blocks, &mut self.path);
             neighbourhood(&self.blocks, &mut self.moves);
             if self.moves.is_empty() {
                 return;
@@ -465,7 +499,7 @@ impl<'a> Search<'a> {
         let g = self.g;
         self.iter += 1;
         self.since_best += 1;
-        self.st.blocks(g, &mut self.blocks);
+        self.st.blocks(g, &mut self.blocks, &mut self.path);
         neighbourhood(&self.blocks, &mut self.moves);
         if self.moves.is_empty() {
             return false;
@@ -504,6 +538,30 @@ impl<'a> Search<'a> {
     }
 }
 
+impl crate::parallel::Walk for Search<'_> {
+    type Solution = Vec<Vec<usize>>;
+
+    fn best_makespan(&self) -> i64 {
+        self.best.makespan
+    }
+
+    fn best_solution(&self) -> &Self::Solution {
+        &self.best.seq
+    }
+
+    fn run(&mut self, steps: u64, lower_bound: i64, keep_going: &mut dyn FnMut() -> bool, improved: &mut dyn FnMut(i64)) -> bool {
+        Search::run(self, steps, lower_bound, keep_going, &mut |found| improved(found.makespan))
+    }
+
+    fn stalled(&self) -> bool {
+        Search::stalled(self)
+    }
+
+    fn adopt(&mut self, solution: &Self::Solution) {
+        Search::adopt(self, solution);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,7 +589,7 @@ mod tests {
         let mut rng = Rng::new(3);
         let mut checked = 0;
         for _ in 0..200 {
-            st.blocks(&g, &mut blocks);
+            st.blocks(&g, &mut blocks, &mut Vec::new());
             neighbourhood(&blocks, &mut moves);
             for &mv in &moves {
                 if let Some(e) = st.estimate(&g, mv, &mut seg, &mut heads) {
@@ -598,7 +656,7 @@ mod tests {
             let mut search = Search::new(&g, start.clone(), seed);
             let mut trace = Vec::new();
             search.run(3_000, 0, &mut || true, &mut |f| trace.push(f.makespan));
-            (trace, search.best().seq.clone())
+            (trace, search.best.seq.clone())
         };
         assert_eq!(run(4), run(4));
         assert!(run(4).0.last() <= Some(&58), "ft06's optimum is 55; the search gets close");

@@ -100,7 +100,8 @@ impl FlexibleJobShop {
     /// The same problem as a classic job-shop, when it is one: a single
     /// alternative per operation and no job on a machine twice.
     pub fn to_jobshop(&self) -> Option<JobShop> {
-        let jobs = self.jobs.iter().map(|job| job.iter().map(|o| (o.alternatives.len() == 1).then(|| o.alternatives[0])).collect::<Option<Vec<_>>>()).collect::<Option<Vec<_>>>()?;
+        let jobs =
+            self.jobs.iter().map(|job| job.iter().map(|o| (o.alternatives.len() == 1).then(|| o.alternatives[0])).collect::<Option<Vec<_>>>()).collect::<Option<Vec<_>>>()?;
         JobShop::new(jobs, Some(self.machines)).ok()
     }
 

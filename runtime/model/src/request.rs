@@ -137,7 +137,9 @@ impl JobRequest {
             (false, "json") => jobs_from_json(p).and_then(|(j, m)| JobShop::new(j, m).map(Problem::JobShop).map_err(invalid)),
             (true, "fjs") => FlexibleJobShop::parse_fjs(text("fjs")?).map(Problem::Flexible).map_err(in_text),
             (true, "json") => flexible_jobs_from_json(p).and_then(|(j, m)| FlexibleJobShop::new(j, m).map(Problem::Flexible).map_err(invalid)),
-            (false, _) => Err(RequestError::new("INVALID_PROBLEM", "problem.format", "\"fjs\" is the flexible job-shop's text: set \"kind\": \"flexible_jobshop\", or use \"orlib\"")),
+            (false, _) => {
+                Err(RequestError::new("INVALID_PROBLEM", "problem.format", "\"fjs\" is the flexible job-shop's text: set \"kind\": \"flexible_jobshop\", or use \"orlib\""))
+            }
             (true, _) => Err(RequestError::new("INVALID_PROBLEM", "problem.format", "\"orlib\" is the job-shop's text: set \"kind\": \"jobshop\", or use \"fjs\"")),
         }
     }
@@ -179,14 +181,22 @@ impl Problem {
 fn jobs_from_json(p: &Map<String, Value>) -> Result<(Vec<Vec<Operation>>, Option<usize>), RequestError> {
     let machines = machines_from_json(p)?;
     let jobs = job_lists(p, "{\"machine\", \"duration\"}")?;
-    let parsed = jobs.iter().enumerate().map(|(j, ops)| ops.iter().enumerate().map(|(k, op)| operation_from_json(op, &format!("problem.jobs[{j}][{k}]"))).collect()).collect::<Result<_, _>>()?;
+    let parsed = jobs
+        .iter()
+        .enumerate()
+        .map(|(j, ops)| ops.iter().enumerate().map(|(k, op)| operation_from_json(op, &format!("problem.jobs[{j}][{k}]"))).collect())
+        .collect::<Result<_, _>>()?;
     Ok((parsed, machines))
 }
 
 fn machines_from_json(p: &Map<String, Value>) -> Result<Option<usize>, RequestError> {
     match p.get("machines") {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_u64().and_then(|m| usize::try_from(m).ok()).map(Some).ok_or_else(|| RequestError::new("INVALID_PROBLEM", "problem.machines", format!("expected a positive whole number, found {v}"))),
+        Some(v) => v
+            .as_u64()
+            .and_then(|m| usize::try_from(m).ok())
+            .map(Some)
+            .ok_or_else(|| RequestError::new("INVALID_PROBLEM", "problem.machines", format!("expected a positive whole number, found {v}"))),
     }
 }
 
@@ -319,7 +329,9 @@ mod tests {
     fn accepts_both_forms_of_the_flexible_contract() {
         let json = r#"{"problem":{"kind":"flexible_jobshop","jobs":[[{"alternatives":[{"machine":0,"duration":3},{"machine":2,"duration":5}]},{"alternatives":[{"machine":1,"duration":2}]}]]},"time_limit_s":600}"#;
         let text = r#"{"problem":{"kind":"flexible_jobshop","format":"fjs","text":"1 3\n2 2 0 3 2 5 1 1 2\n"},"time_limit_s":600}"#;
-        let (Problem::Flexible(a), Problem::Flexible(b)) = (JobRequest::from_slice(json.as_bytes()).unwrap().problem().unwrap(), JobRequest::from_slice(text.as_bytes()).unwrap().problem().unwrap()) else {
+        let (Problem::Flexible(a), Problem::Flexible(b)) =
+            (JobRequest::from_slice(json.as_bytes()).unwrap().problem().unwrap(), JobRequest::from_slice(text.as_bytes()).unwrap().problem().unwrap())
+        else {
             panic!("both are flexible job-shops");
         };
         assert_eq!(a, b, "DESIGN.md's two examples are one problem");
@@ -337,11 +349,17 @@ mod tests {
             (flex(r#"[[{"alternatives":[]}]]"#), "problem.jobs[0][0].alternatives"),
             (flex(r#"[[{"alternatives":{"machine":0}}]]"#), "problem.jobs[0][0].alternatives"),
             (flex(r#"[[{"machine":0}]]"#), "problem.jobs[0][0].machine"),
-            (flex(r#"[[{"alternatives":[{"machine":0,"duration":1}]},{"alternatives":[{"machine":0,"duration":1},{"machine":-2,"duration":1}]}]]"#), "problem.jobs[0][1].alternatives[1].machine"),
+            (
+                flex(r#"[[{"alternatives":[{"machine":0,"duration":1}]},{"alternatives":[{"machine":0,"duration":1},{"machine":-2,"duration":1}]}]]"#),
+                "problem.jobs[0][1].alternatives[1].machine",
+            ),
             (flex(r#"[[{"alternatives":[{"machine":0,"duration":-1}]}]]"#), "problem.jobs[0][0].alternatives[0].duration"),
             (flex(r#"[[{"alternatives":[{"machine":0}]}]]"#), "problem.jobs[0][0].alternatives[0].duration"),
             (flex(r#"[[{"alternatives":[{"machine":1,"duration":1},{"machine":1,"duration":2}]}]]"#), "problem.jobs[0][0].alternatives[1]"),
-            (r#"{"problem":{"kind":"flexible_jobshop","machines":2,"jobs":[[{"alternatives":[{"machine":2,"duration":1}]}]]}}"#.into(), "problem.jobs[0][0].alternatives[0].machine"),
+            (
+                r#"{"problem":{"kind":"flexible_jobshop","machines":2,"jobs":[[{"alternatives":[{"machine":2,"duration":1}]}]]}}"#.into(),
+                "problem.jobs[0][0].alternatives[0].machine",
+            ),
             (r#"{"problem":{"kind":"flexible_jobshop","format":"fjs","text":"1 2\n1 1 2 3\n"}}"#.into(), "problem.text line 2"),
             (r#"{"problem":{"kind":"flexible_jobshop","format":"fjs"}}"#.into(), "problem.text"),
             (r#"{"problem":{"kind":"flexible_jobshop","format":"orlib","text":"1 1\n0 1\n"}}"#.into(), "problem.format"),

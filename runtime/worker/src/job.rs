@@ -5,7 +5,7 @@
 
 use crate::Shutdown;
 use crate::solver::{SolveJob, SolveOutput, Solver};
-use job_model::{ErrorInfo, Event, JobRequest, JobShopResult, Progress, Refusal, RunId, State, StatusDoc, check_schedule, keys};
+use job_model::{ErrorInfo, Event, JobRequest, JobShopResult, Progress, Refusal, RunId, State, StatusDoc, keys};
 use job_store::{Applied, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -243,11 +243,12 @@ fn end_of(applied: Applied) -> JobEnd {
     }
 }
 
-/// A job-shop answer must be a real schedule of its problem, whoever solved it.
+/// A job-shop or flexible job-shop answer must be a real schedule of its
+/// problem, whoever solved it.
 fn validate(request: &JobRequest, out: SolveOutput) -> Result<SolveOutput, ErrorInfo> {
-    let Ok(problem) = request.jobshop() else { return Ok(out) };
+    let Ok(problem) = request.problem() else { return Ok(out) };
     let result: JobShopResult =
         serde_json::from_value(out.result.clone()).map_err(|e| ErrorInfo::new("INVALID_RESULT", format!("the solver's result is not a job-shop result document: {e}")))?;
-    check_schedule(&problem, &result).map_err(|e| ErrorInfo::new("INVALID_RESULT", format!("the solver's schedule is not valid: {e}")))?;
+    problem.check(&result).map_err(|e| ErrorInfo::new("INVALID_RESULT", format!("the solver's schedule is not valid: {e}")))?;
     Ok(out)
 }

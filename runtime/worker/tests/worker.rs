@@ -87,6 +87,39 @@ async fn single_run_solves_records_progress_and_exits_zero() {
 }
 
 #[tokio::test]
+async fn a_flexible_jobshop_is_solved_checked_and_resumed_from_its_checkpoint() {
+    let env = Env::new().await;
+    // mk11 is not solved to its bound at once, so a checkpoint comes (every 5 s).
+    let text = std::fs::read_to_string(testkit::shared_data().join("fjsp/instances/brandimarte-mk11")).unwrap();
+    let request = serde_json::json!({"problem": {"kind": "flexible_jobshop", "format": "fjs", "text": text}, "time_limit_s": 15.0});
+    let problem = match JobRequest::from_value(request.clone()).unwrap().problem().unwrap() {
+        job_model::Problem::Flexible(p) => p,
+        other => panic!("expected a flexible job-shop, found {}", other.kind()),
+    };
+    let run_id = put_job(&env, "flexible", request.clone()).await;
+    let child = worker(&env, &[("SINGLE_RUN_MODE", "true"), ("RUN_ID", "flexible")]);
+    eventually("RUNNING with a checkpoint", Duration::from_secs(30), || async { env.store().get_json::<JobShopResult>(&keys::checkpoint(&run_id)).await.unwrap().map(|_| ()) })
+        .await;
+    nix_kill(child.id());
+    let (code, stderr) = wait(child).await;
+    assert_eq!(code.code(), Some(i32::from(solver_worker::EXIT_INTERRUPTED)), "{stderr}");
+    let checkpoint: JobShopResult = env.store().get_json(&keys::checkpoint(&run_id)).await.unwrap().expect("checkpoint.json");
+    job_model::check_flexible_schedule(&problem, &checkpoint).unwrap();
+
+    let stopped = job_model::Event::TaskStopped { task_arn: None, error: job_model::ErrorInfo::new("SPOT_INTERRUPTION", "test"), checkpoint: true };
+    env.store().apply(&run_id, &stopped).await.unwrap();
+    let (code, stderr) = wait(worker(&env, &[("SINGLE_RUN_MODE", "true"), ("RUN_ID", "flexible")])).await;
+    assert!(code.success(), "{stderr}");
+    let doc = status(&env, &run_id).await;
+    assert_eq!((doc.state, doc.attempt), (State::Succeeded, 2), "{doc:?}");
+    let result: JobShopResult = env.store().get_json(&keys::result(&run_id)).await.unwrap().expect("result.json");
+    job_model::check_flexible_schedule(&problem, &result).expect("a valid flexible schedule");
+    assert!(result.makespan <= checkpoint.makespan, "continued from the checkpoint: {} > {}", result.makespan, checkpoint.makespan);
+    assert_eq!(doc.progress.and_then(|p| p.best_objective), Some(result.makespan));
+    assert!(result.lower_bound > 0 && result.lower_bound <= result.makespan);
+}
+
+#[tokio::test]
 async fn sigterm_saves_a_checkpoint_and_the_next_attempt_continues_from_it_within_the_time_limit() {
     let env = Env::new().await;
     let limit = 8.0;

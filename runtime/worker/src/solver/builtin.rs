@@ -1,5 +1,5 @@
 use super::{SolveJob, SolveOutput, Solver};
-use job_model::{ErrorInfo, JobShopResult, Progress};
+use job_model::{ErrorInfo, JobShopResult, Problem, Progress};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ impl Solver for Builtin {
     }
 
     fn solve(&self, job: &SolveJob, stop: &AtomicBool, progress: &(dyn Fn(Progress) + Sync), checkpoint: &(dyn Fn(serde_json::Value) + Sync)) -> Result<SolveOutput, ErrorInfo> {
-        let problem = job.request.jobshop().map_err(|e| e.to_error_info())?;
+        let problem = job.request.problem().map_err(|e| e.to_error_info())?;
         // An unreadable checkpoint only costs the head start, not the job.
         let initial: Option<JobShopResult> = job.initial.and_then(|v| serde_json::from_value(v.clone()).ok());
         let params = jobshop::Params { time_limit: Duration::from_secs_f64(job.time_limit_s.max(0.0)), threads: self.threads, seed: 1 };
@@ -29,7 +29,10 @@ impl Solver for Builtin {
             }
         };
         let hooks = jobshop::Hooks { on_improve: &on_improve, on_checkpoint: Some((&on_checkpoint, CHECKPOINT_EVERY)) };
-        let result = jobshop::solve_from(&problem, &params, initial.as_ref(), stop, &hooks);
+        let result = match &problem {
+            Problem::JobShop(p) => jobshop::solve_from(p, &params, initial.as_ref(), stop, &hooks),
+            Problem::Flexible(p) => jobshop::flexible::solve_from(p, &params, initial.as_ref(), stop, &hooks),
+        };
         let progress = Progress { best_objective: Some(result.makespan), lower_bound: Some(result.lower_bound), elapsed_s: result.solver.elapsed_s };
         let result = serde_json::to_value(&result).map_err(|e| ErrorInfo::new("INTERNAL", e.to_string()))?;
         Ok(SolveOutput { result, progress })

@@ -1,0 +1,72 @@
+//! The flexible job-shop: the same anytime, multi-threaded search as the
+//! job-shop's (see `parallel`), with machine reassignment among its moves.
+//! A problem whose every operation has one alternative is a job-shop and
+//! is solved by the job-shop search.
+
+mod bound;
+pub(crate) mod construct;
+pub(crate) mod search;
+
+pub use bound::lower_bound;
+use job_model::{FlexibleJobShop, JobShopResult, ScheduledOp, check_flexible_schedule};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::{Hooks, Params, rng, run_race};
+
+/// [`crate::solve`] for a flexible job-shop.
+pub fn solve(problem: &FlexibleJobShop, params: &Params, stop: &AtomicBool, on_improve: &(dyn Fn(crate::Improvement) + Sync)) -> JobShopResult {
+    solve_from(problem, params, None, stop, &Hooks { on_improve, on_checkpoint: None })
+}
+
+/// [`crate::solve_from`] for a flexible job-shop: continues from `initial`
+/// when it is a valid schedule of `problem`, so the answer is never worse.
+pub fn solve_from(problem: &FlexibleJobShop, params: &Params, initial: Option<&JobShopResult>, stop: &AtomicBool, hooks: &Hooks) -> JobShopResult {
+    if let Some(jobshop) = problem.to_jobshop() {
+        // The same result shape, and with one alternative per operation
+        // the same validity: a checkpoint carries over as it is.
+        return crate::solve_from(&jobshop, params, initial, stop, hooks);
+    }
+    let started = Instant::now();
+    let lb = lower_bound(problem);
+    let inst = search::Instance::new(problem);
+    let resumed = initial.filter(|r| check_flexible_schedule(problem, r).is_ok()).and_then(|r| {
+        let ops = r.schedule.iter().flatten();
+        inst.solution_of(ops.clone().map(|o| o.machine).collect(), &ops.map(|o| o.start).collect::<Vec<_>>())
+    });
+    let first = resumed.unwrap_or_else(|| construct::dispatch(problem, None));
+    let result_of = |s: &search::Solution| {
+        let starts = inst.starts(s);
+        let mut o = 0;
+        let schedule = starts
+            .iter()
+            .map(|job| {
+                job.iter()
+                    .map(|&start| {
+                        let op = ScheduledOp { machine: s.machine[o], start, duration: s.dur[o] };
+                        o += 1;
+                        op
+                    })
+                    .collect()
+            })
+            .collect();
+        crate::result(s.makespan, lb, schedule, started)
+    };
+    let start = |t: usize| {
+        let seed = params.seed.wrapping_add(t as u64);
+        let from = if t == 0 { first.clone() } else { construct::dispatch(problem, Some(&mut rng::Rng::new(seed ^ 0x5EED))) };
+        search::Search::new(&inst, from, seed)
+    };
+    // An iteration weighs every alternative of the critical operations.
+    let alternatives: usize = problem.jobs.iter().flatten().map(|o| o.alternatives.len()).sum();
+    let best = run_race(params, lb, first.makespan, alternatives, stop, hooks, started, &result_of, &start);
+    result_of(&best)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// An instance file of `../shared/data/fjsp` (or under `SHARED_DATA`).
+    pub fn data(name: &str) -> std::path::PathBuf {
+        std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from("../../../shared/data"), Into::into).join("fjsp/instances").join(name)
+    }
+}

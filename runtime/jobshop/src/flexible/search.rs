@@ -1,0 +1,407 @@
+//! Tabu search for the flexible job-shop on the disjunctive graph of the
+//! current machine assignment. Two kinds of move, both on one critical path:
+//!
+//! - N7 moves inside a critical block, judged exactly as the job-shop
+//!   search judges them (`tabu::State::estimate`, Balas & Vazacopoulos);
+//! - reassignment (Mastrolilli & Gambardella 2000): a critical operation
+//!   leaves its machine for another of its alternatives and is inserted
+//!   there at any position that cannot close a cycle. Its new head and tail
+//!   come from its job neighbours and its new machine neighbours, in O(1)
+//!   per position from the current heads and tails; the makespan estimate
+//!   is the longest of the path through it and the path that now bridges
+//!   its old machine neighbours.
+//!
+//! Only the chosen move is applied and the graph re-timed (O(operations)).
+//! The positions allowed on the new machine are those where no path can
+//! lead from the operation's job successor to the one before it, nor from
+//! the one after it to its job predecessor; each test is a sound sufficient
+//! condition on heads and tails, and the re-timing still checks.
+
+use crate::rng::Rng;
+use crate::tabu::{Graph, Move, NONE, State, TabuList, neighbourhood};
+use job_model::FlexibleJobShop;
+
+/// A schedule of the flexible job-shop: the machine and duration of each
+/// operation, the operations of each machine in order, and its makespan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Solution {
+    pub machine: Vec<usize>,
+    pub dur: Vec<i64>,
+    pub seq: Vec<Vec<usize>>,
+    pub makespan: i64,
+}
+
+/// The instance, flattened like the job-shop's graph, with each
+/// operation's alternatives as (machine, duration).
+pub struct Instance {
+    pub(crate) g: Graph,
+    pub(crate) alternatives: Vec<Vec<(usize, i64)>>,
+}
+
+impl Instance {
+    pub fn new(p: &FlexibleJobShop) -> Self {
+        let g = Graph::structure(p.machines, p.jobs.iter().map(Vec::len));
+        let alternatives = p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect();
+        Self { g, alternatives }
+    }
+
+    pub fn operations(&self) -> usize {
+        self.g.operations()
+    }
+
+    /// The solution's state, timed; `None` when its sequences have a cycle.
+    pub(crate) fn timed(&self, s: &Solution) -> Option<State> {
+        let mut st = State::assigned(&self.g, s.machine.clone(), s.dur.clone(), s.seq.clone());
+        st.retime(&self.g).then_some(st)
+    }
+
+    /// A solution's start times, per job and operation.
+    pub fn starts(&self, s: &Solution) -> Vec<Vec<i64>> {
+        self.timed(s).expect("a found solution is acyclic").schedule(&self.g).starts
+    }
+
+    /// The solution of machines `machine` and start times `starts` (per
+    /// operation, flattened), when it has no cycle.
+    pub fn solution_of(&self, machine: Vec<usize>, starts: &[i64]) -> Option<Solution> {
+        let dur: Vec<i64> = machine.iter().enumerate().map(|(o, &m)| self.alternatives[o].iter().find(|a| a.0 == m).map(|a| a.1)).collect::<Option<_>>()?;
+        let mut seq = vec![Vec::new(); self.g.machines];
+        for (o, &m) in machine.iter().enumerate() {
+            seq[m].push(o);
+        }
+        for s in &mut seq {
+            s.sort_by_key(|&o| (starts[o], dur[o], o));
+        }
+        let mut s = Solution { machine, dur, seq, makespan: 0 };
+        s.makespan = self.timed(&s)?.makespan;
+        Some(s)
+    }
+}
+
+/// A move of either kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FlexMove {
+    Sequence(Move),
+    /// Operation `op` to machine `to` at position `pos` (before insertion).
+    Reassign {
+        op: usize,
+        to: usize,
+        pos: usize,
+    },
+}
+
+/// What a reassignment changed, to undo it.
+struct Undo {
+    op: usize,
+    machine: usize,
+    pos: usize,
+    dur: i64,
+}
+
+pub struct Search<'a> {
+    inst: &'a Instance,
+    rng: Rng,
+    st: State,
+    best: Solution,
+    tabu: TabuList,
+    /// `returns[op * machines + m]`: until when `op` may not go back to `m`.
+    returns: Vec<u64>,
+    iter: u64,
+    since_best: u64,
+    stall: u64,
+    tenure: (u64, u64),
+    blocks: Vec<(usize, usize, usize)>,
+    path: Vec<usize>,
+    moves: Vec<Move>,
+    scored: Vec<(i64, u64, FlexMove)>,
+    segment: Vec<usize>,
+    heads: Vec<i64>,
+}
+
+impl<'a> Search<'a> {
+    pub fn new(inst: &'a Instance, start: Solution, seed: u64) -> Self {
+        let st = inst.timed(&start).expect("the start is a schedule");
+        let n = inst.operations() as u64;
+        // The job-shop search's tenure and patience (see `tabu::Search`),
+        // the tenure counted over alternatives: with many machines per
+        // operation, a short tenure lets an operation shuttle between two.
+        let alternatives: usize = inst.alternatives.iter().map(Vec::len).sum();
+        let base = ((alternatives as f64).sqrt() / 2.0).round().max(4.0) as u64;
+        let best = Solution { makespan: st.makespan, ..start };
+        Self {
+            inst,
+            rng: Rng::new(seed),
+            st,
+            best,
+            tabu: TabuList::new(&inst.g),
+            returns: vec![0; inst.operations() * inst.g.machines],
+            iter: 0,
+            since_best: 0,
+            stall: (20 * n).max(2_000),
+            tenure: (base, base + base.div_ceil(2)),
+            blocks: Vec::new(),
+            path: Vec::new(),
+            moves: Vec::new(),
+            scored: Vec::new(),
+            segment: Vec::new(),
+            heads: Vec::new(),
+        }
+    }
+
+    fn current(&self) -> Solution {
+        Solution { machine: self.st.machine.clone(), dur: self.st.dur.clone(), seq: self.st.seq.clone(), makespan: self.st.makespan }
+    }
+
+    fn restart_from(&mut self, s: &Solution) {
+        self.st = self.inst.timed(s).expect("a restart point is a schedule");
+        if self.st.makespan < self.best.makespan {
+            self.best = self.current();
+        }
+        self.tabu.clear();
+        self.returns.fill(0);
+        self.since_best = 0;
+    }
+
+    /// Every move of the current critical path with its estimate, into
+    /// `scored`; tabu moves only when they would beat the best
+    /// (aspiration), or all moves when `everything`.
+    fn score(&mut self, everything: bool) {
+        let (inst, g) = (self.inst, &self.inst.g);
+        self.scored.clear();
+        self.st.blocks(g, &mut self.blocks, &mut self.path);
+        neighbourhood(&self.blocks, &mut self.moves);
+        for &mv in &self.moves {
+            if let Some(estimate) = self.st.estimate(g, mv, &mut self.segment, &mut self.heads)
+                && (everything || estimate < self.best.makespan || !self.tabu.forbids(g, &self.st, mv, self.iter))
+            {
+                self.scored.push((estimate, self.rng.next_u64(), FlexMove::Sequence(mv)));
+            }
+        }
+        let st = &self.st;
+        let machines = g.machines;
+        for &o in &self.path {
+            if inst.alternatives[o].len() < 2 {
+                continue;
+            }
+            let here = st.machine[o];
+            let (jp, js) = (g.job_prev[o], g.job_next[o]);
+            let (prev, next) = (if st.pos[o] == 0 { NONE } else { st.seq[here][st.pos[o] - 1] }, st.mach_next(o));
+            let bridge = st.end(prev) + st.rest_of(next);
+            let (job_ready, job_rest) = (st.end(jp), st.rest_of(js));
+            for &(k, d) in &inst.alternatives[o] {
+                if k == here {
+                    continue;
+                }
+                let tabu = !everything && self.returns[o * machines + k] > self.iter;
+                let s = &st.seq[k];
+                for pos in 0..=s.len() {
+                    let (a, b) = (if pos == 0 { NONE } else { s[pos - 1] }, s.get(pos).copied().unwrap_or(NONE));
+                    // No path from the job successor to `a`: a path would
+                    // make a's head at least js's end and js's tail at least
+                    // a's plus js's duration. Later positions only see later
+                    // operations, so the first failure ends the machine.
+                    if a != NONE && js != NONE && (a == js || (st.head[a] >= st.end(js) && st.rest[a] + st.dur[js] <= st.rest[js])) {
+                        break;
+                    }
+                    // No path from `b` to the job predecessor (likewise;
+                    // earlier positions only see earlier operations).
+                    if b != NONE && jp != NONE && (b == jp || (st.head[jp] >= st.end(b) && st.rest[b] >= st.dur[b] + st.rest[jp])) {
+                        continue;
+                    }
+                    let through = job_ready.max(st.end(a)) + d + job_rest.max(st.rest_of(b));
+                    let estimate = through.max(bridge);
+                    if !tabu || estimate < self.best.makespan {
+                        self.scored.push((estimate, self.rng.next_u64(), FlexMove::Reassign { op: o, to: k, pos }));
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, mv: FlexMove) -> Option<Undo> {
+        match mv {
+            FlexMove::Sequence(mv) => {
+                self.st.apply(mv);
+                None
+            }
+            FlexMove::Reassign { op, to, pos } => {
+                let d = self.inst.alternatives[op].iter().find(|a| a.0 == to).expect("an alternative").1;
+                Some(self.reassign(op, to, pos, d))
+            }
+        }
+    }
+
+    fn undo(&mut self, mv: FlexMove, undo: Option<Undo>) {
+        match (mv, undo) {
+            (FlexMove::Sequence(mv), _) => self.st.undo(mv),
+            (FlexMove::Reassign { .. }, Some(u)) => {
+                self.reassign(u.op, u.machine, u.pos, u.dur);
+            }
+            (FlexMove::Reassign { .. }, None) => unreachable!("a reassignment has its undo"),
+        }
+    }
+
+    /// Moves `op` to position `pos` of machine `to` (another machine) for
+    /// `dur`; returns where it was.
+    fn reassign(&mut self, op: usize, to: usize, pos: usize, dur: i64) -> Undo {
+        let st = &mut self.st;
+        let undo = Undo { op, machine: st.machine[op], pos: st.pos[op], dur: st.dur[op] };
+        st.seq[undo.machine].remove(undo.pos);
+        st.renumber(undo.machine);
+        st.seq[to].insert(pos, op);
+        st.renumber(to);
+        st.machine[op] = to;
+        st.dur[op] = dur;
+        undo
+    }
+
+    /// Records the tabu attributes of `mv` before it is applied.
+    fn record(&mut self, mv: FlexMove, until: u64) {
+        match mv {
+            FlexMove::Sequence(mv) => self.tabu.record(&self.inst.g, &self.st, mv, until),
+            FlexMove::Reassign { op, .. } => self.returns[op * self.inst.g.machines + self.st.machine[op]] = until,
+        }
+    }
+
+    /// One tabu step; `false` when there is no move at all.
+    fn step(&mut self) -> bool {
+        self.iter += 1;
+        self.since_best += 1;
+        self.score(false);
+        if self.scored.is_empty() {
+            // Everything is tabu: take any feasible move, as TSAB does.
+            self.score(true);
+            if self.scored.is_empty() {
+                return false;
+            }
+        }
+        self.scored.sort_unstable();
+        let tenure = self.tenure.0 + self.rng.below((self.tenure.1 - self.tenure.0 + 1) as usize) as u64;
+        for k in 0..self.scored.len() {
+            let mv = self.scored[k].2;
+            self.record(mv, self.iter + tenure);
+            let undo = self.apply(mv);
+            if self.st.retime(&self.inst.g) {
+                return true;
+            }
+            self.undo(mv, undo); // the acyclicity tests are sufficient only
+        }
+        assert!(self.st.retime(&self.inst.g), "the current schedule is acyclic");
+        true
+    }
+
+    /// Back to the best, shaken by a few random moves.
+    fn perturb(&mut self) {
+        let best = self.best.clone();
+        self.restart_from(&best);
+        let kicks = 2 + self.rng.below(4);
+        for _ in 0..kicks {
+            self.score(true);
+            if self.scored.is_empty() {
+                return;
+            }
+            let mv = self.scored[self.rng.below(self.scored.len())].2;
+            let undo = self.apply(mv);
+            if !self.st.retime(&self.inst.g) {
+                self.undo(mv, undo);
+                assert!(self.st.retime(&self.inst.g), "undoing a move restores a schedule");
+            }
+        }
+    }
+}
+
+impl crate::parallel::Walk for Search<'_> {
+    type Solution = Solution;
+
+    fn best_makespan(&self) -> i64 {
+        self.best.makespan
+    }
+
+    fn best_solution(&self) -> &Solution {
+        &self.best
+    }
+
+    fn run(&mut self, steps: u64, lower_bound: i64, keep_going: &mut dyn FnMut() -> bool, improved: &mut dyn FnMut(i64)) -> bool {
+        for step in 0..steps {
+            if self.best.makespan <= lower_bound || (step % 32 == 0 && !keep_going()) {
+                return false;
+            }
+            if self.since_best > self.stall {
+                self.perturb();
+            }
+            if !self.step() {
+                return false; // one job is the whole critical path and no machine is better: optimal
+            }
+            if self.st.makespan < self.best.makespan {
+                self.best = self.current();
+                self.since_best = 0;
+                improved(self.best.makespan);
+            }
+        }
+        true
+    }
+
+    fn stalled(&self) -> bool {
+        self.since_best > self.stall / 2
+    }
+
+    fn adopt(&mut self, solution: &Solution) {
+        self.restart_from(solution);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallel::Walk;
+
+    fn mk01() -> FlexibleJobShop {
+        FlexibleJobShop::parse_fjs(&std::fs::read_to_string(crate::flexible::tests::data("brandimarte-mk01")).unwrap()).unwrap()
+    }
+
+    /// Every reassignment the test allows keeps the graph acyclic, and its
+    /// estimate is exact for the path through the moved operation when the
+    /// neighbours' heads and tails stay as they were.
+    #[test]
+    fn reassignments_that_pass_the_test_are_acyclic() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let start = crate::flexible::construct::dispatch(&p, None);
+        let mut search = Search::new(&inst, start, 5);
+        let mut checked = 0;
+        for _ in 0..300 {
+            search.score(true);
+            for &(estimate, _, mv) in &search.scored.clone() {
+                if let FlexMove::Reassign { op, .. } = mv {
+                    let undo = search.apply(mv);
+                    let mut after = State::assigned(&inst.g, search.st.machine.clone(), search.st.dur.clone(), search.st.seq.clone());
+                    assert!(after.retime(&inst.g), "{mv:?} passed the test and made a cycle");
+                    assert!(after.head[op] + after.rest[op] <= estimate, "{mv:?}: the estimate is an upper bound of the path through it");
+                    search.undo(mv, undo);
+                    checked += 1;
+                }
+            }
+            assert!(search.st.retime(&inst.g));
+            search.step();
+        }
+        assert!(checked > 1000, "{checked} reassignments checked");
+    }
+
+    #[test]
+    fn a_search_is_a_function_of_its_seed_and_improves() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let start = crate::flexible::construct::dispatch(&p, None);
+        let first = start.makespan;
+        let run = |seed| {
+            let mut search = Search::new(&inst, start.clone(), seed);
+            let mut trace = Vec::new();
+            search.run(3_000, 0, &mut || true, &mut |m| trace.push(m));
+            (trace, search.best.clone())
+        };
+        assert_eq!(run(4), run(4));
+        let (_, best) = run(4);
+        assert!(best.makespan < first, "from {first} to {}", best.makespan);
+        assert!(best.makespan <= 44, "mk01's optimum is 40; the search gets close ({})", best.makespan);
+        assert_eq!(inst.timed(&best).unwrap().makespan, best.makespan);
+    }
+}
