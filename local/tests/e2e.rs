@@ -44,6 +44,15 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     }
     eventually("21 stopped tasks, none running", Duration::from_secs(60), || async { (task_counts(&ecs).await == (0, 21)).then_some(()) }).await;
 
+    // A flexible job-shop in the benchmark sets' text: the result's machines
+    // are alternatives of their operations (`checked_result` proves it).
+    let mk01 = std::fs::read_to_string(testkit::shared_data().join("fjsp/instances/brandimarte-mk01")).unwrap();
+    let flexible = json!({"problem": {"kind": "flexible_jobshop", "format": "fjs", "text": mk01}, "time_limit_s": 2});
+    let id = submit(&api, &flexible).await;
+    assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
+    assert!(checked_result(&api, &id, &flexible).await.makespan >= 40, "mk01's optimum is 40");
+    eventually("22 stopped tasks", Duration::from_secs(30), || async { (task_counts(&ecs).await == (0, 22)).then_some(()) }).await;
+
     // A task killed mid-job (as the out-of-memory killer does): ECS's
     // task-stopped event reaches the trigger, which ends the attempt with the
     // reason and starts a new one, continuing from the checkpoint.
@@ -62,7 +71,7 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     assert_eq!(first["end"]["code"], "TASK_STOPPED", "{doc}");
     assert!(first["end"]["message"].as_str().unwrap().contains("exited with 137"), "{doc}");
     checked_result(&api, &id, &long).await;
-    eventually("23 stopped tasks", Duration::from_secs(30), || async { (task_counts(&ecs).await == (0, 23)).then_some(()) }).await;
+    eventually("24 stopped tasks", Duration::from_secs(30), || async { (task_counts(&ecs).await == (0, 24)).then_some(()) }).await;
 
     // Rollback: the polling worker solves it, no task is started.
     assert_eq!(deploy(&moto, &dist, &["rollback"])["mode"], "polling");
@@ -71,7 +80,7 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let id = submit(&api, &small).await;
     assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
-    assert_eq!(task_counts(&ecs).await, (0, 23), "no task for a job in polling mode");
+    assert_eq!(task_counts(&ecs).await, (0, 24), "no task for a job in polling mode");
 
     // And back: on-demand again. The polling worker gets SIGTERM, finishes
     // its in-flight long poll and hands back anything it received, so the
@@ -80,7 +89,7 @@ async fn the_local_system_runs_jobs_on_demand_and_in_polling_mode() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let id = submit(&api, &small).await;
     assert_eq!(finished(&api, &id).await["state"], "SUCCEEDED");
-    eventually("a task for it", Duration::from_secs(60), || async { (task_counts(&ecs).await == (0, 24)).then_some(()) }).await;
+    eventually("a task for it", Duration::from_secs(60), || async { (task_counts(&ecs).await == (0, 25)).then_some(()) }).await;
 
     system.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! and a job's life over HTTP.
 #![allow(dead_code)]
 
-use job_model::{JobRequest, JobShopResult, check_schedule};
+use job_model::{JobRequest, JobShopResult};
 use local_plane::{LocalSystem, Options, http};
 use serde_json::Value;
 use std::io::Write;
@@ -83,7 +83,7 @@ pub async fn checked_result(api: &str, run_id: &str, request: &Value) -> JobShop
     let (status, body) = http::call(api, "GET", &format!("/runs/{run_id}/result"), None).await.unwrap();
     assert_eq!(status, 200);
     let result: JobShopResult = serde_json::from_slice(&body).unwrap();
-    check_schedule(&JobRequest::from_value(request.clone()).unwrap().jobshop().unwrap(), &result).unwrap();
+    JobRequest::from_value(request.clone()).unwrap().problem().unwrap().check(&result).unwrap();
     result
 }
 
