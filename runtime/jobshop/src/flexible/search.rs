@@ -262,7 +262,8 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// One tabu step; `false` when there is no move at all.
+    /// One tabu step; `false` when the schedule is proven optimal by its
+    /// critical path.
     fn step(&mut self) -> bool {
         self.iter += 1;
         self.since_best += 1;
@@ -271,7 +272,12 @@ impl<'a> Search<'a> {
             // Everything is tabu: take any feasible move, as TSAB does.
             self.score(true);
             if self.scored.is_empty() {
-                return false;
+                // A path of one job's operations, each with one machine, is
+                // as short as that job can be: optimal. Otherwise the
+                // acyclicity tests (sufficient, not necessary) refused every
+                // position; the search keeps its time rather than end the
+                // solve on a guess.
+                return !self.path.iter().all(|&o| self.inst.alternatives[o].len() == 1);
             }
         }
         self.scored.sort_unstable();
@@ -329,7 +335,7 @@ impl crate::parallel::Walk for Search<'_> {
                 self.perturb();
             }
             if !self.step() {
-                return false; // one job is the whole critical path and no machine is better: optimal
+                return false; // one job's fixed operations are the whole critical path: optimal
             }
             if self.st.makespan < self.best.makespan {
                 self.best = self.current();
