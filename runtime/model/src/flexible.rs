@@ -4,7 +4,7 @@
 //! text of the published benchmark sets. The answer has the job-shop
 //! result's shape, with the chosen machine and its duration per operation.
 
-use crate::jobshop::{JobShop, MAX_DURATION, MAX_JOBS, MAX_MACHINES, MAX_OPERATIONS, Operation, ProblemError};
+use crate::jobshop::{JobShop, MAX_DURATION, MAX_JOBS, MAX_MACHINES, MAX_OPERATIONS, Operation, ProblemError, check_job_counts, err};
 use serde::{Deserialize, Serialize};
 
 /// Alternatives over all operations, past which a request is refused: each
@@ -36,24 +36,11 @@ pub struct FlexibleJobShop {
     pub jobs: Vec<Vec<FlexibleOperation>>,
 }
 
-fn err(location: impl Into<String>, message: impl Into<String>) -> ProblemError {
-    ProblemError { location: location.into(), message: message.into() }
-}
-
 impl FlexibleJobShop {
     /// Builds and validates an instance; `machines` is the declared machine
     /// count when the input has one, otherwise the highest machine used + 1.
     pub fn new(jobs: Vec<Vec<FlexibleOperation>>, machines: Option<usize>) -> Result<Self, ProblemError> {
-        if jobs.is_empty() {
-            return Err(err("problem.jobs", "there are no jobs; give at least one job with one operation"));
-        }
-        if jobs.len() > MAX_JOBS {
-            return Err(err("problem.jobs", format!("{} jobs; at most {MAX_JOBS} are accepted", jobs.len())));
-        }
-        let ops: usize = jobs.iter().map(Vec::len).sum();
-        if ops > MAX_OPERATIONS {
-            return Err(err("problem.jobs", format!("{ops} operations; at most {MAX_OPERATIONS} are accepted")));
-        }
+        check_job_counts(&jobs)?;
         let alternatives: usize = jobs.iter().flatten().map(|o| o.alternatives.len()).sum();
         if alternatives > MAX_ALTERNATIVES {
             return Err(err("problem.jobs", format!("{alternatives} machine alternatives in all; at most {MAX_ALTERNATIVES} are accepted")));

@@ -34,24 +34,31 @@ pub struct ProblemError {
     pub message: String,
 }
 
-fn err(location: impl Into<String>, message: impl Into<String>) -> ProblemError {
+pub(crate) fn err(location: impl Into<String>, message: impl Into<String>) -> ProblemError {
     ProblemError { location: location.into(), message: message.into() }
+}
+
+/// The size checks both problems share: at least one job, and no more jobs
+/// or operations than the caps.
+pub(crate) fn check_job_counts<T>(jobs: &[Vec<T>]) -> Result<(), ProblemError> {
+    if jobs.is_empty() {
+        return Err(err("problem.jobs", "there are no jobs; give at least one job with one operation"));
+    }
+    if jobs.len() > MAX_JOBS {
+        return Err(err("problem.jobs", format!("{} jobs; at most {MAX_JOBS} are accepted", jobs.len())));
+    }
+    let ops: usize = jobs.iter().map(Vec::len).sum();
+    if ops > MAX_OPERATIONS {
+        return Err(err("problem.jobs", format!("{ops} operations; at most {MAX_OPERATIONS} are accepted")));
+    }
+    Ok(())
 }
 
 impl JobShop {
     /// Builds and validates an instance; `machines` is the declared machine
     /// count when the input has one, otherwise the highest machine used + 1.
     pub fn new(jobs: Vec<Vec<Operation>>, machines: Option<usize>) -> Result<Self, ProblemError> {
-        if jobs.is_empty() {
-            return Err(err("problem.jobs", "there are no jobs; give at least one job with one operation"));
-        }
-        if jobs.len() > MAX_JOBS {
-            return Err(err("problem.jobs", format!("{} jobs; at most {MAX_JOBS} are accepted", jobs.len())));
-        }
-        let ops: usize = jobs.iter().map(Vec::len).sum();
-        if ops > MAX_OPERATIONS {
-            return Err(err("problem.jobs", format!("{ops} operations; at most {MAX_OPERATIONS} are accepted")));
-        }
+        check_job_counts(&jobs)?;
         let used = jobs.iter().flatten().map(|o| o.machine + 1).max().unwrap_or(0);
         let machines = machines.unwrap_or(used);
         if machines == 0 || machines > MAX_MACHINES {
