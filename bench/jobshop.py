@@ -120,6 +120,29 @@ def run_cpsat(path, limit, threads, seed):
     return {"makespan": int(solver.objective_value), "lower_bound": int(solver.best_objective_bound), "trace": trace.points}
 
 
+# Tuned on: ft10, la21 and ta41 (tenure and patience, issue 5); ta41, dmu41
+# and swv03 (the elite pool and relinking, issue 14). Never reported as
+# held out.
+TUNING = {"ft10", "la21", "ta41", "dmu41", "swv03"}
+
+
+def held_out(names):
+    """The job-shop sample of issue 14, chosen by rule before any run: the
+    Taillard, DMU and SWV instances, less the tuning set and less ta51-ta80
+    (whose first schedules already reach the lower bound), sorted by name,
+    every fourth from the first. Evenly spaced by name, which spreads it
+    over the sizes (15x15 to 50x20); it says nothing of difficulty."""
+    def eligible(n):
+        m = re.fullmatch(r"(ta|dmu|swv)(\d+)", n)
+        return m and n not in TUNING and not (m.group(1) == "ta" and int(m.group(2)) > 50)
+    return [n for n in sorted(names) if eligible(n)][::4]
+
+
+def best_at(trace, seconds):
+    """The best makespan found within `seconds`, from a solver's trace."""
+    return min((makespan for t, makespan in trace if t <= seconds), default=None)
+
+
 def time_to(trace, target):
     return next((t for t, makespan in trace if makespan <= target), None)
 
@@ -148,12 +171,16 @@ def main():
     parser.add_argument("--output", default="BENCHMARKS.md", help="Markdown file; this run's section replaces one with the same title")
     parser.add_argument("--json", help="also write the raw figures here")
     parser.add_argument("--render", help="write the table from figures saved with --json instead of running")
+    parser.add_argument("--held-out", action="store_true", help="issue 14's job-shop sample (see held_out) instead of --instances")
+    parser.add_argument("--no-cpsat", action="store_true", help="the built-in solver only (for long runs)")
     args = parser.parse_args()
 
     data = Path(args.data)
     bounds = {b["name"]: b for b in json.loads((data / "bounds.json").read_text())}
     names = sorted(bounds)
-    if args.instances:
+    if args.held_out:
+        names = held_out(names)
+    elif args.instances:
         wanted = args.instances.split(",")
         names = [n for n in names if n in wanted or family(n) in wanted]
         missing = [w for w in wanted if w not in bounds and not any(family(n) == w for n in bounds)]
@@ -165,7 +192,7 @@ def main():
         path = data / "instances" / name
         ub = bounds[name]["upper_bound"]
         ours = run_builtin(args.solve, path, args.time_limit, args.threads, args.seed)
-        theirs = run_cpsat(path, args.time_limit, args.threads, args.seed)
+        theirs = {"makespan": None, "lower_bound": None, "trace": []} if args.no_cpsat else run_cpsat(path, args.time_limit, args.threads, args.seed)
         row = {"name": name, "family": family(name), "upper_bound": ub, "builtin": ours, "cpsat": theirs}
         for key in ("builtin", "cpsat"):
             r = row[key]
@@ -181,13 +208,17 @@ def main():
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
     from ortools import __version__ as ortools_version
 
-    title = f"## {args.time_limit:g} s, {args.threads} thread{'s' if args.threads > 1 else ''}, {len(rows)} instances"
+    kind = "held-out instances" if args.held_out else "instances"
+    title = f"## {args.time_limit:g} s, {args.threads} thread{'s' if args.threads > 1 else ''}, {len(rows)} {kind}"
+    cpsat_ran = any(r["cpsat"]["makespan"] is not None for r in rows)
+    # Where the run stood at these times shows whether it still improves.
+    checkpoints = [t for t in (10, 60) if t < args.time_limit]
     out = [
         title,
         "",
         f"Run on {datetime.date.today()}: {os.cpu_count()} cores ({cpu}), built-in solver (seed {args.seed}) "
-        f"against OR-Tools CP-SAT {ortools_version} (`num_workers` {args.threads}), one after the other. "
-        f"Gap: (makespan − best known) / best known. Reached: instances where the best known makespan was "
+        + (f"against OR-Tools CP-SAT {ortools_version} (`num_workers` {args.threads}), one after the other. " if cpsat_ran else "alone (CP-SAT not run). ")
+        + f"Gap: (makespan − best known) / best known. Reached: instances where the best known makespan was "
         f"matched, and the mean time it took.",
         "",
         "| family | instances | built-in mean gap | CP-SAT mean gap | built-in reached | CP-SAT reached | built-in better / equal / worse |",
@@ -203,20 +234,24 @@ def main():
             cells.append(f"{len(reached)}" + (f" (mean {mean(reached):.2f} s)" if reached else ""))
         better = sum(1 for r in rs if r["cpsat"]["makespan"] is None or r["builtin"]["makespan"] < r["cpsat"]["makespan"])
         equal = sum(1 for r in rs if r["builtin"]["makespan"] == r["cpsat"]["makespan"])
-        cells.append(f"{better} / {equal} / {len(rs) - better - equal}")
+        cells.append(f"{better} / {equal} / {len(rs) - better - equal}" if cpsat_ran else "—")
         out.append(f"| {fam} | {len(rs)} | " + " | ".join(cells) + " |")
     out += [
         "",
         "<details><summary>Per instance</summary>",
         "",
-        "| instance | best known | built-in | CP-SAT | built-in bound | CP-SAT bound | built-in time to best known | built-in peak RSS after 1 s / at the end |",
-        "|---|---|---|---|---|---|---|---|",
+        "| instance | best known | built-in | CP-SAT | built-in bound | CP-SAT bound | built-in time to best known | "
+        + "".join(f"built-in at {t} s | " for t in checkpoints)
+        + "built-in last improvement | built-in peak RSS after 1 s / at the end |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(checkpoints) + "---|---|",
     ]
     for r in rows:
         b, c = r["builtin"], r["cpsat"]
         out.append(
             f"| {r['name']} | {r['upper_bound']} | {b['makespan']} ({b['gap']:+.2f}%) | {fmt(c['makespan'], '{}')} ({fmt(c['gap'], '{:+.2f}')}%) "
-            f"| {b['lower_bound']} | {c['lower_bound']} | {fmt(b['time_to_best_known'], '{:.2f} s')} | {fmt(b.get('rss_after_1s_mib'), '{:.1f}')} / {fmt(b.get('peak_rss_mib'), '{:.1f} MiB')} |"
+            f"| {b['lower_bound']} | {fmt(c['lower_bound'], '{}')} | {fmt(b['time_to_best_known'], '{:.2f} s')} | "
+            + "".join(f"{fmt(best_at(b['trace'], t), '{}')} | " for t in checkpoints)
+            + f"{fmt(b['trace'][-1][0] if b['trace'] else None, '{:.1f} s')} | {fmt(b.get('rss_after_1s_mib'), '{:.1f}')} / {fmt(b.get('peak_rss_mib'), '{:.1f} MiB')} |"
         )
     out += ["", "</details>", ""]
     section = "\n".join(out)
@@ -224,7 +259,7 @@ def main():
     output = Path(args.output)
     text = output.read_text() if output.exists() else "# Benchmarks\n\nWritten by `bench/run`; see bench/jobshop.py for how.\n\n"
     # Replace this configuration's previous section, keep the others.
-    pattern = re.compile(re.escape(title.rsplit(",", 1)[0]) + r", \d+ instances\n.*?(?=\n## |\Z)", re.S)
+    pattern = re.compile(re.escape(title.rsplit(",", 1)[0]) + r", \d+ " + re.escape(kind) + r"\n.*?(?=\n## |\Z)", re.S)
     text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     output.write_text(text)
     if args.json:

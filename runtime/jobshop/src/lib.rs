@@ -5,6 +5,7 @@
 
 mod bound;
 mod construct;
+mod elite;
 pub mod flexible;
 mod parallel;
 mod rng;
