@@ -16,7 +16,7 @@
 //! instances, so spent trajectories feed an elite pool and new ones start
 //! between two elite schedules (path relinking, Peng, Lü & Cheng 2015).
 
-use crate::elite::Elite;
+use crate::elite::{ELITE, Elite, Patience};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 use job_model::JobShop;
@@ -400,29 +400,54 @@ pub(crate) fn distance(a: &[Vec<usize>], b: &[Vec<usize>], pos: &mut [usize]) ->
     d
 }
 
+/// Moves `st` toward the sequences `to` on the machines `open` (which must
+/// hold the same operations in both), until `remaining` differences are
+/// down to `goal`; returns those left. One operation at a time moves to the
+/// place `to` gives it, on a random machine, at the first place where they
+/// differ; each such move removes as many differences as places it passes,
+/// and no pair is changed twice, so every schedule on the way lies between
+/// the two ends. A move that would close a cycle waits until another
+/// machine has moved. `st` stays acyclic throughout.
+pub(crate) fn relink_sequences(g: &Graph, st: &mut State, to: &[Vec<usize>], mut open: Vec<usize>, rng: &mut Rng, mut remaining: u64, goal: u64) -> u64 {
+    let (mut agree, mut blocked) = (vec![0; st.seq.len()], Vec::new());
+    while remaining > goal && !open.is_empty() {
+        let i = rng.below(open.len());
+        let m = open[i];
+        let s = &st.seq[m];
+        let mut k = agree[m];
+        while k < s.len() && s[k] == to[m][k] {
+            k += 1;
+        }
+        agree[m] = k;
+        if k == s.len() {
+            open.swap_remove(i);
+            continue;
+        }
+        let p = st.pos[to[m][k]];
+        let mv = Move { m, from: p, to: k };
+        st.apply(mv);
+        if st.retime(g) {
+            remaining = remaining.saturating_sub((p - k) as u64);
+            open.append(&mut blocked);
+        } else {
+            st.undo(mv);
+            blocked.push(open.swap_remove(i));
+        }
+    }
+    remaining
+}
+
 pub struct Found {
     pub seq: Vec<Vec<usize>>,
     pub makespan: i64,
 }
 
-/// Restarts from a trajectory's best, each shaken by a few random moves,
-/// before the trajectory counts as spent and the search relinks. Tuned on
-/// ta41, dmu41 and swv03 at 30 s (1, 2, 3, 10 and never tried; 2 and 3 were
-/// best, never the worst).
-const KICKS_PER_TRAJECTORY: u32 = 3;
-/// The first trajectory's patience, longer: on small instances a pool
-/// formed in the first fraction of a second slowed the way to the optimum
-/// (ft10 over seeds 1-8).
-const KICKS_FIRST_TRAJECTORY: u32 = 10;
-/// Schedules kept for relinking.
-const ELITE: usize = 8;
-
 /// One search: its current schedule, its best, and what it needs per step.
 ///
 /// The search walks in trajectories. Each starts from one schedule and
 /// keeps its own best (`local`); when it stalls, it restarts from that
-/// best, shaken a little. After [`KICKS_PER_TRAJECTORY`] such restarts with
-/// no gain, the trajectory's best joins the elite pool (if it adds quality
+/// best, shaken a little. After a few such restarts with no gain
+/// ([`Patience`]), the trajectory's best joins the elite pool (if it adds quality
 /// or diversity) and the next trajectory starts between two elite
 /// schedules (path relinking). While the pool holds fewer than two, the
 /// next trajectory starts from its best shaken hard. Until the first
@@ -434,8 +459,7 @@ pub struct Search<'a> {
     st: State,
     best: Found,
     local: Found,
-    kicks: u32,
-    trajectories: u64,
+    patience: Patience,
     elite: Elite<Vec<Vec<usize>>>,
     /// Schedules closer than this count as copies in the pool.
     near: u64,
@@ -471,8 +495,7 @@ impl<'a> Search<'a> {
             st,
             best,
             local,
-            kicks: 0,
-            trajectories: 0,
+            patience: Patience::new(),
             elite: Elite::new(ELITE),
             near: (pairs / 200) as u64,
             tabu: TabuList::new(g),
@@ -500,6 +523,7 @@ impl<'a> Search<'a> {
     pub fn adopt(&mut self, seq: &[Vec<usize>]) {
         self.keep_local();
         self.restart_from(seq.to_vec());
+        self.patience.gained();
     }
 
     /// Starts a trajectory from `seq`.
@@ -510,7 +534,6 @@ impl<'a> Search<'a> {
             self.best = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
         }
         self.local = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
-        self.kicks = 0;
         self.tabu.clear();
         self.since_best = 0;
     }
@@ -530,9 +553,7 @@ impl<'a> Search<'a> {
                 return false;
             }
             if self.since_best > self.stall {
-                self.kicks += 1;
-                let patience = if self.trajectories == 0 { KICKS_FIRST_TRAJECTORY } else { KICKS_PER_TRAJECTORY };
-                if self.kicks > patience {
+                if self.patience.stalled() {
                     self.next_trajectory();
                 } else {
                     let kicks = 2 + self.rng.below(4);
@@ -545,7 +566,7 @@ impl<'a> Search<'a> {
             if self.st.makespan < self.local.makespan {
                 self.local = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
                 self.since_best = 0;
-                self.kicks = 0;
+                self.patience.gained();
                 if self.local.makespan < self.best.makespan {
                     self.best = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
                     improved(&self.best);
@@ -559,9 +580,7 @@ impl<'a> Search<'a> {
     /// moves: a restart that keeps what was learnt and leaves the cycle the
     /// search was in.
     fn perturb(&mut self, kicks: usize) {
-        let kicks_so_far = self.kicks;
         self.restart_from(self.local.seq.clone());
-        self.kicks = kicks_so_far;
         for _ in 0..kicks {
             self.st.blocks(self.g, &mut self.blocks, &mut self.path);
             neighbourhood(&self.blocks, &mut self.moves);
@@ -583,7 +602,6 @@ impl<'a> Search<'a> {
     /// starts on the way between two elite schedules. While the pool has
     /// fewer than two, a hard shake of the best seeds a different one.
     fn next_trajectory(&mut self) {
-        self.trajectories += 1;
         self.keep_local();
         let picked = self.elite.pick_two(&mut self.rng).map(|(a, b)| (a.clone(), b.clone()));
         match picked {
@@ -593,7 +611,6 @@ impl<'a> Search<'a> {
                 self.restart_from(seq);
             }
             None => {
-                self.kicks = 0;
                 let hard = 10 + (self.g.operations() as f64).sqrt() as usize;
                 self.perturb(hard);
                 // The shaken schedule starts the trajectory, so its best is
@@ -603,42 +620,13 @@ impl<'a> Search<'a> {
         }
     }
 
-    /// A schedule on the way from `from` to `to`: one operation at a time
-    /// moves to the place `to` gives it, on a random machine, at the first
-    /// place where they differ, until `left` of their differences remain.
-    /// Each such move removes as many differences as places it passes; one
-    /// that would close a cycle waits until another machine has moved.
+    /// A schedule on the way from `from` to `to`, with `left` of their
+    /// differences remaining (see [`relink_sequences`]).
     fn relink(&mut self, from: &[Vec<usize>], to: &[Vec<usize>], left: f64) -> Vec<Vec<usize>> {
         let g = self.g;
         let mut st = State::new(g, from.to_vec());
         let total = distance(from, to, &mut self.pos);
-        let goal = (total as f64 * left) as u64;
-        let (mut remaining, mut agree) = (total, vec![0; g.machines]);
-        let (mut open, mut blocked): (Vec<usize>, Vec<usize>) = ((0..g.machines).collect(), Vec::new());
-        while remaining > goal && !open.is_empty() {
-            let i = self.rng.below(open.len());
-            let m = open[i];
-            let s = &st.seq[m];
-            let mut k = agree[m];
-            while k < s.len() && s[k] == to[m][k] {
-                k += 1;
-            }
-            agree[m] = k;
-            if k == s.len() {
-                open.swap_remove(i);
-                continue;
-            }
-            let p = st.pos[to[m][k]];
-            let mv = Move { m, from: p, to: k };
-            st.apply(mv);
-            if st.retime(g) {
-                remaining -= (p - k) as u64;
-                open.append(&mut blocked);
-            } else {
-                st.undo(mv);
-                blocked.push(open.swap_remove(i));
-            }
-        }
+        relink_sequences(g, &mut st, to, (0..g.machines).collect(), &mut self.rng, total, (total as f64 * left) as u64);
         st.seq
     }
 

@@ -17,8 +17,9 @@
 //! the one after it to its job predecessor; each test is a sound sufficient
 //! condition on heads and tails, and the re-timing still checks.
 
+use crate::elite::{ELITE, Elite, Patience};
 use crate::rng::Rng;
-use crate::tabu::{Graph, Move, NONE, State, TabuList, neighbourhood};
+use crate::tabu::{Graph, Move, NONE, State, TabuList, neighbourhood, relink_sequences};
 use job_model::FlexibleJobShop;
 
 /// A schedule of the flexible job-shop: the machine and duration of each
@@ -77,6 +78,27 @@ impl Instance {
     }
 }
 
+/// How far apart two schedules are: the operations on a different machine,
+/// plus the pairs that share a machine in both and are ordered differently.
+/// `pos` is scratch, one entry per operation; it is left holding each
+/// operation's place in `b`.
+pub(crate) fn distance(a: &Solution, b: &Solution, pos: &mut [usize]) -> u64 {
+    for s in &b.seq {
+        for (i, &o) in s.iter().enumerate() {
+            pos[o] = i;
+        }
+    }
+    let mut d = a.machine.iter().zip(&b.machine).filter(|(x, y)| x != y).count() as u64;
+    for (m, s) in a.seq.iter().enumerate() {
+        for (i, &x) in s.iter().enumerate() {
+            if b.machine[x] == m {
+                d += s[i + 1..].iter().filter(|&&y| b.machine[y] == m && pos[y] < pos[x]).count() as u64;
+            }
+        }
+    }
+    d
+}
+
 /// A move of either kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum FlexMove {
@@ -97,11 +119,19 @@ struct Undo {
     dur: i64,
 }
 
+/// One search, in trajectories with an elite pool and path relinking as
+/// the job-shop search's (`tabu::Search`).
 pub struct Search<'a> {
     inst: &'a Instance,
     rng: Rng,
     st: State,
     best: Solution,
+    local: Solution,
+    patience: Patience,
+    elite: Elite<Solution>,
+    /// Schedules closer than this count as copies in the pool.
+    near: u64,
+    pos: Vec<usize>,
     tabu: TabuList,
     /// `returns[op * machines + m]`: until when `op` may not go back to `m`.
     returns: Vec<u64>,
@@ -126,12 +156,18 @@ impl<'a> Search<'a> {
         // operation, a short tenure lets an operation shuttle between two.
         let alternatives: usize = inst.alternatives.iter().map(Vec::len).sum();
         let base = ((alternatives as f64).sqrt() / 2.0).round().max(4.0) as u64;
+        let pairs: usize = start.seq.iter().map(|s| s.len() * s.len().saturating_sub(1) / 2).sum();
         let best = Solution { makespan: st.makespan, ..start };
         Self {
             inst,
             rng: Rng::new(seed),
             st,
+            local: best.clone(),
             best,
+            patience: Patience::new(),
+            elite: Elite::new(ELITE),
+            near: ((inst.operations() + pairs) / 200) as u64,
+            pos: vec![0; inst.operations()],
             tabu: TabuList::new(&inst.g),
             returns: vec![0; inst.operations() * inst.g.machines],
             iter: 0,
@@ -151,10 +187,12 @@ impl<'a> Search<'a> {
         Solution { machine: self.st.machine.clone(), dur: self.st.dur.clone(), seq: self.st.seq.clone(), makespan: self.st.makespan }
     }
 
+    /// Starts a trajectory from `s`.
     fn restart_from(&mut self, s: &Solution) {
         self.st = self.inst.timed(s).expect("a restart point is a schedule");
-        if self.st.makespan < self.best.makespan {
-            self.best = self.current();
+        self.local = self.current();
+        if self.local.makespan < self.best.makespan {
+            self.best = self.local.clone();
         }
         self.tabu.clear();
         self.returns.fill(0);
@@ -295,11 +333,10 @@ impl<'a> Search<'a> {
         true
     }
 
-    /// Back to the best, shaken by a few random moves.
-    fn perturb(&mut self) {
-        let best = self.best.clone();
-        self.restart_from(&best);
-        let kicks = 2 + self.rng.below(4);
+    /// Back to the trajectory's best, shaken by `kicks` random moves.
+    fn perturb(&mut self, kicks: usize) {
+        let local = self.local.clone();
+        self.restart_from(&local);
         for _ in 0..kicks {
             self.score(true);
             if self.scored.is_empty() {
@@ -312,6 +349,65 @@ impl<'a> Search<'a> {
                 assert!(self.st.retime(&self.inst.g), "undoing a move restores a schedule");
             }
         }
+    }
+
+    /// Offers the trajectory's best to the pool.
+    fn keep_local(&mut self) {
+        let pos = &mut self.pos;
+        self.elite.offer(self.local.makespan, &self.local, self.near, &mut |a, b| distance(a, b, pos));
+    }
+
+    /// Ends a spent trajectory, as the job-shop search does: its best joins
+    /// the pool, and the next starts between two elite schedules, or from
+    /// the best shaken hard while the pool has fewer than two.
+    fn next_trajectory(&mut self) {
+        self.keep_local();
+        match self.elite.pick_two(&mut self.rng).map(|(a, b)| (a.clone(), b.clone())) {
+            Some((from, to)) => {
+                let left = 0.3 + 0.4 * (self.rng.below(1001) as f64 / 1000.0);
+                let between = self.relink(&from, &to, left);
+                self.restart_from(&between);
+            }
+            None => {
+                let hard = 10 + (self.inst.operations() as f64).sqrt() as usize;
+                self.perturb(hard);
+                self.local = self.current();
+            }
+        }
+    }
+
+    /// A schedule on the way from `from` to `to`, with about `left` of their
+    /// differences remaining: first operations move to their machine in
+    /// `to` (placed after those that precede them there), one at a time in
+    /// random order, each undone if it closes a cycle; then the machines
+    /// that hold the same operations in both are reordered toward `to` as
+    /// in the job-shop. The count of differences left is an estimate once
+    /// operations have moved (an insertion may disagree with a few pairs),
+    /// which only shifts where the walk stops. Works on the current state,
+    /// which the caller replaces.
+    fn relink(&mut self, from: &Solution, to: &Solution, left: f64) -> Solution {
+        let g = &self.inst.g;
+        let total = distance(from, to, &mut self.pos);
+        let goal = (total as f64 * left) as u64;
+        let mut remaining = total;
+        self.st = self.inst.timed(from).expect("an elite schedule is acyclic");
+        let mut moving: Vec<usize> = (0..self.inst.operations()).filter(|&o| from.machine[o] != to.machine[o]).collect();
+        while remaining > goal && !moving.is_empty() {
+            let o = moving.swap_remove(self.rng.below(moving.len()));
+            let k = to.machine[o];
+            let pos = &self.pos;
+            let at = self.st.seq[k].iter().position(|&x| to.machine[x] == k && pos[x] > pos[o]).unwrap_or(self.st.seq[k].len());
+            let undo = self.reassign(o, k, at, to.dur[o]);
+            if self.st.retime(g) {
+                remaining -= 1;
+            } else {
+                self.reassign(undo.op, undo.machine, undo.pos, undo.dur);
+            }
+        }
+        let open = (0..g.machines).filter(|&m| self.st.seq[m].len() == to.seq[m].len() && self.st.seq[m].iter().all(|&x| to.machine[x] == m)).collect();
+        relink_sequences(g, &mut self.st, &to.seq, open, &mut self.rng, remaining, goal);
+        assert!(self.st.retime(g), "relinking keeps the schedule acyclic");
+        self.current()
     }
 }
 
@@ -332,15 +428,24 @@ impl crate::parallel::Walk for Search<'_> {
                 return false;
             }
             if self.since_best > self.stall {
-                self.perturb();
+                if self.patience.stalled() {
+                    self.next_trajectory();
+                } else {
+                    let kicks = 2 + self.rng.below(4);
+                    self.perturb(kicks);
+                }
             }
             if !self.step() {
                 return false; // one job's fixed operations are the whole critical path: optimal
             }
-            if self.st.makespan < self.best.makespan {
-                self.best = self.current();
+            if self.st.makespan < self.local.makespan {
+                self.local = self.current();
                 self.since_best = 0;
-                improved(self.best.makespan);
+                self.patience.gained();
+                if self.local.makespan < self.best.makespan {
+                    self.best = self.local.clone();
+                    improved(self.best.makespan);
+                }
             }
         }
         true
@@ -351,7 +456,9 @@ impl crate::parallel::Walk for Search<'_> {
     }
 
     fn adopt(&mut self, solution: &Solution) {
+        self.keep_local();
         self.restart_from(solution);
+        self.patience.gained();
     }
 }
 
@@ -401,7 +508,9 @@ mod tests {
         let run = |seed| {
             let mut search = Search::new(&inst, start.clone(), seed);
             let mut trace = Vec::new();
-            search.run(3_000, 0, &mut || true, &mut |m| trace.push(m));
+            // Long enough for spent trajectories, the pool and relinking.
+            search.run(60_000, 0, &mut || true, &mut |m| trace.push(m));
+            assert!(search.elite.len() >= 2, "the pool formed");
             (trace, search.best.clone())
         };
         assert_eq!(run(4), run(4));
@@ -409,5 +518,32 @@ mod tests {
         assert!(best.makespan < first, "from {first} to {}", best.makespan);
         assert!(best.makespan <= 44, "mk01's optimum is 40; the search gets close ({})", best.makespan);
         assert_eq!(inst.timed(&best).unwrap().makespan, best.makespan);
+    }
+
+    /// A relinked schedule is a schedule: acyclic, each operation on one of
+    /// its two ends' machines with that machine's duration, and closer to
+    /// where it heads than where it started.
+    #[test]
+    fn relinking_gives_a_schedule_between_its_ends() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let mut search = Search::new(&inst, crate::flexible::construct::dispatch(&p, None), 1);
+        let mut pos = vec![0; inst.operations()];
+        let mut rng = Rng::new(11);
+        for k in 0..40 {
+            let from = crate::flexible::construct::dispatch(&p, Some(&mut rng));
+            let to = crate::flexible::construct::dispatch(&p, Some(&mut rng));
+            let left = [0.0, 0.3, 0.5, 0.7][k % 4];
+            let mid = search.relink(&from, &to, left);
+            let timed = inst.timed(&mid).expect("acyclic");
+            assert_eq!(timed.makespan, mid.makespan);
+            for o in 0..inst.operations() {
+                assert!(mid.machine[o] == from.machine[o] || mid.machine[o] == to.machine[o]);
+                assert_eq!(Some(mid.dur[o]), inst.alternatives[o].iter().find(|a| a.0 == mid.machine[o]).map(|a| a.1));
+                assert_eq!(mid.seq[mid.machine[o]].iter().filter(|&&x| x == o).count(), 1);
+            }
+            let (whole, back) = (distance(&from, &to, &mut pos), distance(&mid, &to, &mut pos));
+            assert!(whole == 0 || back < whole, "relinking moved toward `to` ({back} of {whole} left)");
+        }
     }
 }
