@@ -429,7 +429,12 @@ impl crate::parallel::Walk for Search<'_> {
             }
             if self.since_best > self.stall {
                 if self.patience.stalled() {
+                    // A relinked start may itself beat the best: report it.
+                    let before = self.best.makespan;
                     self.next_trajectory();
+                    if self.best.makespan < before {
+                        improved(self.best.makespan);
+                    }
                 } else {
                     let kicks = 2 + self.rng.below(4);
                     self.perturb(kicks);
