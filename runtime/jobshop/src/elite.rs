@@ -18,6 +18,19 @@ const KICKS_PER_TRAJECTORY: u32 = 3;
 /// (ft10, seeds 1-8).
 const KICKS_FIRST_TRAJECTORY: u32 = 10;
 
+/// How much of the distance between two elite schedules a relinked start
+/// leaves to go: between 30% and 70%, at random, so that it is neither a
+/// copy of either end.
+pub(crate) fn relink_left(rng: &mut Rng) -> f64 {
+    0.3 + 0.4 * (rng.below(1001) as f64 / 1000.0)
+}
+
+/// Random moves for the hard shake that seeds a new trajectory while the
+/// pool has fewer than two schedules.
+pub(crate) fn hard_kicks(operations: usize) -> usize {
+    10 + (operations as f64).sqrt() as usize
+}
+
 /// Counts a trajectory's restarts without gain, to tell when it is spent.
 pub(crate) struct Patience {
     kicks: u32,

@@ -16,7 +16,7 @@
 //! instances, so spent trajectories feed an elite pool and new ones start
 //! between two elite schedules (path relinking, Peng, Lü & Cheng 2015).
 
-use crate::elite::{ELITE, Elite, Patience};
+use crate::elite::{ELITE, Elite, Patience, hard_kicks, relink_left};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 use job_model::JobShop;
@@ -407,7 +407,8 @@ pub(crate) fn distance(a: &[Vec<usize>], b: &[Vec<usize>], pos: &mut [usize]) ->
 /// differ; each such move removes as many differences as places it passes,
 /// and no pair is changed twice, so every schedule on the way lies between
 /// the two ends. A move that would close a cycle waits until another
-/// machine has moved. `st` stays acyclic throughout.
+/// machine has moved. `st`'s sequences stay acyclic throughout; re-time it
+/// before reading its heads, which an undone move leaves stale.
 pub(crate) fn relink_sequences(g: &Graph, st: &mut State, to: &[Vec<usize>], mut open: Vec<usize>, rng: &mut Rng, mut remaining: u64, goal: u64) -> u64 {
     let (mut agree, mut blocked) = (vec![0; st.seq.len()], Vec::new());
     while remaining > goal && !open.is_empty() {
@@ -611,12 +612,12 @@ impl<'a> Search<'a> {
         let picked = self.elite.pick_two(&mut self.rng).map(|(a, b)| (a.clone(), b.clone()));
         match picked {
             Some((from, to)) => {
-                let left = 0.3 + 0.4 * (self.rng.below(1001) as f64 / 1000.0);
+                let left = relink_left(&mut self.rng);
                 let seq = self.relink(&from, &to, left);
                 self.restart_from(seq);
             }
             None => {
-                let hard = 10 + (self.g.operations() as f64).sqrt() as usize;
+                let hard = hard_kicks(self.g.operations());
                 self.perturb(hard);
                 // The shaken schedule starts the trajectory, so its best is
                 // new and not the one just offered.

@@ -17,7 +17,7 @@
 //! the one after it to its job predecessor; each test is a sound sufficient
 //! condition on heads and tails, and the re-timing still checks.
 
-use crate::elite::{ELITE, Elite, Patience};
+use crate::elite::{ELITE, Elite, Patience, hard_kicks, relink_left};
 use crate::rng::Rng;
 use crate::tabu::{Graph, Move, NONE, State, TabuList, neighbourhood, relink_sequences};
 use job_model::FlexibleJobShop;
@@ -364,12 +364,12 @@ impl<'a> Search<'a> {
         self.keep_local();
         match self.elite.pick_two(&mut self.rng).map(|(a, b)| (a.clone(), b.clone())) {
             Some((from, to)) => {
-                let left = 0.3 + 0.4 * (self.rng.below(1001) as f64 / 1000.0);
+                let left = relink_left(&mut self.rng);
                 let between = self.relink(&from, &to, left);
                 self.restart_from(&between);
             }
             None => {
-                let hard = 10 + (self.inst.operations() as f64).sqrt() as usize;
+                let hard = hard_kicks(self.inst.operations());
                 self.perturb(hard);
                 self.local = self.current();
             }
