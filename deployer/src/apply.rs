@@ -9,7 +9,7 @@ use crate::progress::ResourceProgress;
 use crate::review::{self, SettingChange};
 use crate::stack::{self, Change, Planned};
 use crate::switch::{self, Mode, ServiceCounts};
-use crate::{artifacts, hotswap, template};
+use crate::{artifacts, hotswap, repository, template};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -18,6 +18,7 @@ pub struct PlanReport {
     pub stack: String,
     pub region: String,
     pub image: Image,
+    pub image_repository: repository::Facts,
     pub network: Network,
     pub adopted: Existing,
     pub changes: Option<Vec<Change>>,
@@ -49,6 +50,7 @@ pub struct DeployReport {
     pub hotswapped: Vec<String>,
     pub uploaded: Vec<String>,
     pub image: Image,
+    pub image_repository: repository::Facts,
     pub network: Network,
     pub adopted: Existing,
     pub api_url: Option<String>,
@@ -92,6 +94,7 @@ struct Prepared {
     network: Network,
     adopted: Existing,
     image: Image,
+    image_repository: repository::Facts,
     params: BTreeMap<String, String>,
     uploaded: Vec<String>,
 }
@@ -107,9 +110,10 @@ async fn prepare(aws: &Aws, settings: &Settings, artifacts_dir: &Path, dry_run: 
     // pulled is refused here, not found out at the first job.
     let requested = settings.worker_image.clone().unwrap_or_else(|| image::default_image(aws, &settings.image_repository));
     let image = image::resolve(aws, &requested).await?;
+    let image_repository = repository::facts(aws, settings).await?;
     let uploaded = artifacts::upload(aws, &settings.names.stack, artifacts_dir, dry_run).await?;
     let params = template::parameters(settings, &network, &adopted, &uploaded, &image.pinned);
-    Ok(Prepared { network, adopted, image, params, uploaded: uploaded.new })
+    Ok(Prepared { network, adopted, image, image_repository, params, uploaded: uploaded.new })
 }
 
 /// The consumers' names as the last deploy set them (its recorded
@@ -162,6 +166,7 @@ pub async fn plan(aws: &Aws, settings: &Settings, artifacts_dir: &Path, template
         stack: names.stack.clone(),
         region: aws.region.clone(),
         image: p.image,
+        image_repository: p.image_repository,
         network: p.network,
         adopted: p.adopted,
         changes,
@@ -295,6 +300,7 @@ pub async fn deploy(aws: &Aws, settings: &Settings, artifacts_dir: &Path, templa
         changes,
         uploaded: p.uploaded,
         image: p.image,
+        image_repository: p.image_repository,
         network: p.network,
         adopted: p.adopted,
         api_url: switch::api_url(aws, names).await,

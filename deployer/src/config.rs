@@ -84,6 +84,8 @@ pub struct RawWorker {
     pub spot_interruptions_max: Option<u32>,
     /// Task memory (MiB) for the attempts after out-of-memory stops.
     pub memory_on_oom: Option<Vec<u32>>,
+    /// Images the repository keeps (`deploy repository`); older ones expire.
+    pub keep_images: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,6 +141,8 @@ pub struct Settings {
     pub max_attempts: u32,
     pub capacity: job_model::CapacityPolicy,
     pub spot_interruptions_max: u32,
+    /// Images the worker image repository keeps (its lifecycle rule).
+    pub keep_images: u32,
     pub max_running_tasks: u32,
     pub memory_on_oom: Vec<u32>,
     pub pricing: Option<RawPricing>,
@@ -240,6 +244,10 @@ impl Settings {
         if spot_interruptions_max > 100 {
             return Err(format!("worker.spot_interruptions_max {spot_interruptions_max}: use 0 to 100"));
         }
+        let keep_images = raw.worker.keep_images.unwrap_or(30);
+        if !(1..=1000).contains(&keep_images) {
+            return Err(format!("worker.keep_images {keep_images}: use 1 to 1000 (a task definition pins one of them; keep more than your deploys between pushes)"));
+        }
         let task_family = n.task_family.unwrap_or_else(|| "solver-worker".into());
         Ok(Self {
             region: raw.region,
@@ -273,6 +281,7 @@ impl Settings {
             max_attempts,
             capacity,
             spot_interruptions_max,
+            keep_images,
             max_running_tasks: raw.limits.max_running_tasks.unwrap_or(20),
             memory_on_oom,
             pricing: raw.pricing,

@@ -9,6 +9,8 @@ pub struct DestroyReport {
     pub deleted: bool,
     pub results_bucket: String,
     pub results_deleted: bool,
+    /// Never deleted here: every stage's task definitions pin its images.
+    pub image_repository: String,
 }
 
 pub async fn destroy(aws: &Aws, settings: &Settings, delete_results: bool) -> anyhow::Result<DestroyReport> {
@@ -26,5 +28,11 @@ pub async fn destroy(aws: &Aws, settings: &Settings, delete_results: bool) -> an
         crate::buckets::empty_and_delete(aws, &n.bucket).await?;
     }
     crate::artifacts::remove_bucket(aws, &crate::artifacts::bucket_name(&n.stack, &aws.account, &aws.region)).await?;
-    Ok(DestroyReport { stack: n.stack.clone(), deleted: true, results_bucket: n.bucket.clone(), results_deleted: delete_results })
+    Ok(DestroyReport {
+        stack: n.stack.clone(),
+        deleted: true,
+        results_bucket: n.bucket.clone(),
+        results_deleted: delete_results,
+        image_repository: settings.image_repository.clone(),
+    })
 }

@@ -72,7 +72,12 @@ pub async fn resolve(aws: &Aws, requested: &str) -> anyhow::Result<Image> {
     let out = match aws.ecr.describe_images().repository_name(r.repository).image_ids(id).send().await {
         Ok(out) => out,
         Err(e) if e.code() == Some("RepositoryNotFoundException") => {
-            anyhow::bail!("the worker image {requested} cannot be pulled: ECR has no repository {} in {} ({}): {push_hint}", r.repository, r.region, r.account)
+            anyhow::bail!(
+                "the worker image {requested} cannot be pulled: ECR has no repository {} in {} ({}): make it with `deploy repository`, then {push_hint}",
+                r.repository,
+                r.region,
+                r.account
+            )
         }
         Err(e) if e.code() == Some("ImageNotFoundException") => {
             anyhow::bail!("the worker image {requested} cannot be pulled: repository {} has no such image: {push_hint}", r.repository)

@@ -22,6 +22,7 @@ mod logs;
 mod pricing;
 mod progress;
 mod report;
+mod repository;
 mod review;
 mod stack;
 mod status;
@@ -80,6 +81,8 @@ enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
+    /// Create or update the worker image's ECR repository (its own stack; one adopted from the old system is left as it is), before the first push
+    Repository,
     /// Mode, running tasks, queue depths, legacy service, recent jobs
     Status,
     /// Check what makes jobs fail to start or run (the runbook's troubleshooting list), each with its fix; exit 1 when one fails
@@ -168,6 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print(cli.json, &report)?;
             return Ok(if detailed_exitcode && report.pending() { ExitCode::from(2) } else { ExitCode::SUCCESS });
         }
+        Command::Repository => print(cli.json, &repository::ensure(&aws, &settings).await?),
         Command::Status => print(cli.json, &status::status(&aws, &settings).await?),
         Command::Doctor => {
             let report = doctor::doctor(&aws, &settings).await?;

@@ -53,6 +53,7 @@ impl Display for DeployReport {
         writeln!(f, "queue:     {}", self.queue_url.as_deref().unwrap_or("?"))?;
         writeln!(f, "bucket:    {}", self.bucket)?;
         writeln!(f, "image:     {}", describe_image(&self.image))?;
+        writeln!(f, "           repository {}", describe_repository(&self.image_repository))?;
         writeln!(f, "network:   subnets {} / security groups {} (from {})", self.network.subnets.join(","), self.network.security_groups.join(","), self.network.source)?;
         if let Some(s) = &self.legacy_service {
             writeln!(f, "legacy:    desired {} running {}", s.desired, s.running)?;
@@ -64,6 +65,15 @@ impl Display for DeployReport {
     }
 }
 
+fn describe_repository(r: &crate::repository::Facts) -> String {
+    use crate::repository::Owner;
+    match &r.owner {
+        Owner::Stack { stack } => format!("{} (stack {stack})", r.repository),
+        Owner::Adopted => format!("{} (adopted: made outside deploy)", r.repository),
+        Owner::Missing => format!("{} (missing: `deploy repository` makes it)", r.repository),
+    }
+}
+
 /// The image line: pinned and checked, or used as given.
 fn describe_image(image: &crate::image::Image) -> String {
     if image.checked { format!("{} (found in ECR, pinned by digest)", image.pinned) } else { format!("{} (not in this account's ECR: not checked)", image.pinned) }
@@ -72,6 +82,7 @@ fn describe_image(image: &crate::image::Image) -> String {
 impl Display for PlanReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         writeln!(f, "image: {}", describe_image(&self.image))?;
+        writeln!(f, "       repository {}", describe_repository(&self.image_repository))?;
         writeln!(f, "mode now: {}", self.mode)?;
         for s in &self.switch {
             writeln!(f, "would also: {s}")?;
@@ -187,10 +198,11 @@ impl Display for DestroyReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         writeln!(f, "deleted stack {}", self.stack)?;
         if self.results_deleted {
-            writeln!(f, "deleted results bucket {}", self.results_bucket)
+            writeln!(f, "deleted results bucket {}", self.results_bucket)?;
         } else {
-            writeln!(f, "kept results bucket {} (pass --delete-results to remove it)", self.results_bucket)
+            writeln!(f, "kept results bucket {} (pass --delete-results to remove it)", self.results_bucket)?;
         }
+        writeln!(f, "kept the worker image repository {} and its images (other stages and rollbacks may pin them)", self.image_repository)
     }
 }
 

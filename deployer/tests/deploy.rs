@@ -520,12 +520,21 @@ fn cancel_ends_a_waiting_job_and_says_why_it_cannot_cancel_others() {
 fn the_worker_image_must_exist_and_is_pinned_by_digest() {
     let d = Deployer::without_image();
     let no_repo = d.fails(&[]);
-    assert!(no_repo.contains("cannot be pulled: ECR has no repository solver-worker") && no_repo.contains("cargo xtask deploy --image"), "{no_repo}");
+    assert!(
+        no_repo.contains("cannot be pulled: ECR has no repository solver-worker") && no_repo.contains("`deploy repository`") && no_repo.contains("cargo xtask deploy --image"),
+        "{no_repo}"
+    );
     d.aws(&["ecr", "create-repository", "--repository-name", "solver-worker"]);
     let no_image = d.fails(&["plan"]);
     assert!(no_image.contains("repository solver-worker has no such image"), "{no_image}");
     let stacks = d.aws(&["cloudformation", "list-stacks"]);
     assert!(stacks["StackSummaries"].as_array().is_none_or(Vec::is_empty), "nothing was created before the refusal: {stacks}");
+    // A repository made outside deploy (the old system's) is adopted as it is.
+    let adopted = d.json(&["repository"]);
+    assert!(adopted["owner"].as_str().unwrap().starts_with("adopted"), "{adopted}");
+    assert_eq!(adopted["changed"], false);
+    let stacks = d.aws(&["cloudformation", "list-stacks"]);
+    assert!(stacks["StackSummaries"].as_array().is_none_or(Vec::is_empty), "an adopted repository gets no stack: {stacks}");
 
     let digest = tokio::runtime::Runtime::new().unwrap().block_on(d.moto.push_image("solver-worker", "v1"));
     let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/solver-worker:v1";
@@ -539,6 +548,37 @@ fn the_worker_image_must_exist_and_is_pinned_by_digest() {
     // An image in another registry is used as given, and said to be unchecked.
     let other = d.json(&["--image", "ghcr.io/acme/solver:1", "plan"]);
     assert_eq!((other["image"]["checked"].as_bool(), other["image"]["pinned"].as_str()), (Some(false), Some("ghcr.io/acme/solver:1")));
+}
+
+#[test]
+fn deploy_repository_makes_the_image_repository_in_its_own_stack_before_the_first_push() {
+    let d = Deployer::without_image();
+    let made = d.json(&["repository"]);
+    assert_eq!((made["owner"].as_str(), made["changed"].as_bool()), (Some("stack solver-worker-image-repository"), Some(true)), "{made}");
+    assert_eq!(made["uri"], "123456789012.dkr.ecr.us-east-1.amazonaws.com/solver-worker");
+    assert_eq!(made["keep_images"], 30);
+    // Scan on push and the lifecycle rule are not checked here: the emulator
+    // answers an empty scanning configuration and keeps no lifecycle policy
+    // from a template (repository.rs checks the template itself).
+    let repo = d.aws(&["ecr", "describe-repositories", "--repository-names", "solver-worker"]);
+    assert_eq!(repo["repositories"][0]["repositoryName"], "solver-worker", "{repo}");
+    let resources = d.aws(&["cloudformation", "list-stack-resources", "--stack-name", "solver-worker-image-repository"]);
+    assert_eq!(resources["StackResourceSummaries"][0]["ResourceType"], "AWS::ECR::Repository");
+    let again = d.json(&["repository"]);
+    assert_eq!(again["changed"], false, "nothing to change: {again}");
+    let text = d.ok(&["repository"]);
+    assert!(text.contains("docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/solver-worker:TAG"), "{text}");
+
+    // Empty, it still refuses to deploy; pushed to, it deploys from it.
+    assert!(d.fails(&[]).contains("repository solver-worker has no such image"));
+    tokio::runtime::Runtime::new().unwrap().block_on(d.moto.push_image("solver-worker", "latest"));
+    let report = d.json(&[]);
+    assert_eq!(report["image"]["checked"], true);
+    assert_eq!(report["image_repository"]["owner"]["stack"], "solver-worker-image-repository", "{}", report["image_repository"]);
+    // A destroyed pipeline keeps the repository and its images.
+    d.ok(&["destroy", "--yes"]);
+    let images = d.aws(&["ecr", "describe-images", "--repository-name", "solver-worker"]);
+    assert_eq!(images["imageDetails"].as_array().unwrap().len(), 1);
 }
 
 #[test]

@@ -35,8 +35,8 @@ fn ecr_parts(image: &str) -> Option<(&str, &str, &str)> {
     Some((registry, region, repository))
 }
 
-/// Builds the image and pushes it; for ECR, creates the repository when it
-/// is missing and logs Docker in with the AWS CLI's credentials.
+/// Builds the image and pushes it; for ECR, logs Docker in with the AWS
+/// CLI's credentials (the repository exists: `run` made it first).
 fn build_and_push(image: &str, arch: &str, profile: Option<&str>) -> anyhow::Result<()> {
     let platform = if arch == "arm64" { "linux/arm64" } else { "linux/amd64" };
     run_checked(Command::new("docker").args(["build", "--platform", platform, "-t", image, "."]).current_dir(crate::root()))?;
@@ -51,9 +51,7 @@ fn build_and_push(image: &str, arch: &str, profile: Option<&str>) -> anyhow::Res
             c
         };
         let exists = aws().args(["ecr", "describe-repositories", "--repository-names", repository]).stdout(Stdio::null()).stderr(Stdio::null()).status()?.success();
-        if !exists {
-            run_checked(aws().args(["ecr", "create-repository", "--repository-name", repository, "--image-scanning-configuration", "scanOnPush=true"]))?;
-        }
+        anyhow::ensure!(exists, "ECR has no repository {repository} in {region}: `deploy repository` makes the configured one (worker.image names another)");
         let password = aws().args(["ecr", "get-login-password"]).output().context("aws ecr get-login-password")?;
         anyhow::ensure!(password.status.success(), "aws ecr get-login-password failed: are AWS credentials set?");
         let mut login = Command::new("docker").args(["login", "--username", "AWS", "--password-stdin", registry]).stdin(Stdio::piped()).spawn()?;
@@ -61,6 +59,23 @@ fn build_and_push(image: &str, arch: &str, profile: Option<&str>) -> anyhow::Res
         anyhow::ensure!(login.wait()?.success(), "docker login to {registry} failed");
     }
     run_checked(Command::new("docker").args(["push", image]))
+}
+
+/// The options of `deploy`'s own arguments that choose the account, region,
+/// configuration and stage, for the `deploy repository` run before the push.
+fn global_args(deploy_args: &[String]) -> Vec<String> {
+    const WITH_VALUE: [&str; 4] = ["--profile", "--region", "--config", "--stage"];
+    let mut out = Vec::new();
+    let mut args = deploy_args.iter();
+    while let Some(a) = args.next() {
+        if WITH_VALUE.contains(&a.as_str()) {
+            out.push(a.clone());
+            out.extend(args.next().cloned());
+        } else if WITH_VALUE.iter().any(|w| a.starts_with(&format!("{w}="))) {
+            out.push(a.clone());
+        }
+    }
+    out
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -71,6 +86,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (Some(image), true) => {
             // The same credentials as `deploy` for the registry.
             let profile = args.deploy_args.iter().position(|a| a == "--profile").and_then(|i| args.deploy_args.get(i + 1));
+            // The repository before the push: its own stack, or the old
+            // system's, adopted (`deploy repository`).
+            let mut repository = Command::new(artifacts.bin_dir.join("deploy"));
+            run_checked(repository.args(global_args(&args.deploy_args)).arg("repository").current_dir(crate::root()))?;
             build_and_push(image, &args.build.arch, profile.map(String::as_str))?;
             deploy.args(["--image", image]);
         }
@@ -86,6 +105,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_repository_step_gets_the_account_and_stage_options_and_nothing_else() {
+        let given: Vec<String> = ["--yes", "--profile", "prod", "--stage=staging", "--json", "status", "--region", "eu-west-1"].map(String::from).to_vec();
+        assert_eq!(super::global_args(&given), ["--profile", "prod", "--stage=staging", "--region", "eu-west-1"]);
+    }
+
     #[test]
     fn ecr_images_name_their_registry_region_and_repository() {
         assert_eq!(

@@ -75,7 +75,8 @@ impl Local {
         let aws = |args: &[&str]| {
             Command::new(python::bin("aws")).envs(self.env()).args(["--endpoint-url", &self.endpoint]).args(args).stdout(Stdio::null()).status().context("running the AWS CLI")
         };
-        aws(&["ecr", "create-repository", "--repository-name", "solver-worker"])?;
+        // The repository as on AWS: `deploy repository`'s own stack.
+        self.deploy(&["repository"])?;
         let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001"},"layers":[]}"#;
         let status = aws(&["ecr", "put-image", "--repository-name", "solver-worker", "--image-tag", "latest", "--image-manifest", manifest])?;
         anyhow::ensure!(status.success(), "could not record the worker image in the emulator's ECR");
