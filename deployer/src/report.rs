@@ -66,12 +66,7 @@ impl Display for DeployReport {
 }
 
 fn describe_repository(r: &crate::repository::Facts) -> String {
-    use crate::repository::Owner;
-    match &r.owner {
-        Owner::Stack { stack } => format!("{} (stack {stack})", r.repository),
-        Owner::Adopted => format!("{} (adopted: made outside deploy)", r.repository),
-        Owner::Missing => format!("{} (missing: `deploy repository` makes it)", r.repository),
-    }
+    format!("{}: {}", r.repository, r.owner.describe())
 }
 
 /// The image line: pinned and checked, or used as given.

@@ -33,6 +33,17 @@ pub enum Owner {
     Missing,
 }
 
+impl Owner {
+    /// The one wording of each owner, for `deploy repository` and the plan.
+    pub fn describe(&self) -> String {
+        match self {
+            Owner::Stack { stack } => format!("stack {stack}"),
+            Owner::Adopted => "adopted (made outside deploy; left as it is)".to_owned(),
+            Owner::Missing => "missing (`deploy repository` makes it)".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Facts {
     pub repository: String,
@@ -102,8 +113,8 @@ impl std::fmt::Display for RepositoryReport {
 pub async fn ensure(aws: &Aws, settings: &Settings) -> anyhow::Result<RepositoryReport> {
     let facts = facts(aws, settings).await?;
     let mut changed = false;
-    let (owner, keep_images) = match &facts.owner {
-        Owner::Adopted => ("adopted (made outside deploy; left as it is)".to_owned(), None),
+    let owner = match &facts.owner {
+        Owner::Adopted => Owner::Adopted,
         Owner::Stack { .. } | Owner::Missing => {
             let mut progress = ResourceProgress::on_stderr();
             if let Planned::ChangeSet { name, create, .. } = stack::plan(aws, &facts.stack, TEMPLATE, &parameters(settings), None).await? {
@@ -112,7 +123,7 @@ pub async fn ensure(aws: &Aws, settings: &Settings) -> anyhow::Result<Repository
                 changed = true;
             }
             progress.finish();
-            (format!("stack {}", facts.stack), Some(settings.keep_images))
+            Owner::Stack { stack: facts.stack.clone() }
         }
     };
     let described = aws.ecr.describe_repositories().repository_names(&facts.repository).send().await.map_err(|e| failed("ecr:DescribeRepositories", e))?;
@@ -120,9 +131,9 @@ pub async fn ensure(aws: &Aws, settings: &Settings) -> anyhow::Result<Repository
     Ok(RepositoryReport {
         repository: facts.repository.clone(),
         uri: repo.and_then(|r| r.repository_uri()).map_or(facts.uri.clone(), str::to_owned),
-        owner,
+        keep_images: (owner != Owner::Adopted).then_some(settings.keep_images),
+        owner: owner.describe(),
         changed,
-        keep_images,
         scan_on_push: repo.and_then(|r| r.image_scanning_configuration()).map(|c| c.scan_on_push()),
     })
 }

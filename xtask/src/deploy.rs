@@ -87,9 +87,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             // The same credentials as `deploy` for the registry.
             let profile = args.deploy_args.iter().position(|a| a == "--profile").and_then(|i| args.deploy_args.get(i + 1));
             // The repository before the push: its own stack, or the old
-            // system's, adopted (`deploy repository`).
-            let mut repository = Command::new(artifacts.bin_dir.join("deploy"));
-            run_checked(repository.args(global_args(&args.deploy_args)).arg("repository").current_dir(crate::root()))?;
+            // system's, adopted (`deploy repository`). Another registry's
+            // repository is not ours to make.
+            if ecr_parts(image).is_some() {
+                let mut repository = Command::new(artifacts.bin_dir.join("deploy"));
+                run_checked(repository.args(global_args(&args.deploy_args)).arg("repository").current_dir(crate::root()))?;
+            }
             build_and_push(image, &args.build.arch, profile.map(String::as_str))?;
             deploy.args(["--image", image]);
         }
