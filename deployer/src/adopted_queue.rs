@@ -1,39 +1,26 @@
 //! A job queue adopted from the old architecture stays outside the stack, so
 //! the stack cannot give it the settings the pipeline relies on: a
 //! visibility timeout long enough for a polling worker's job, and the
-//! redrive to the DLQ that takes what can never be processed. `deploy` sets
-//! them, and only what differs.
+//! redrive to the DLQ that takes what can never be processed. The plan sets
+//! them, and only what differs (pure: compared here, set by `execute::queue`).
 
-use crate::aws::{Aws, failed};
-use crate::config::Settings;
 use aws_sdk_sqs::types::QueueAttributeName as A;
+use std::collections::HashMap;
 
 /// The template's `JobQueue.VisibilityTimeout`.
 pub const VISIBILITY_TIMEOUT_S: &str = "43200";
 
-/// Brings the adopted queue at `url` in line; returns the attributes changed.
-pub async fn align(aws: &Aws, settings: &Settings, url: &str) -> anyhow::Result<Vec<String>> {
-    let Some(dlq_url) = crate::switch::queue_url_of(aws, &settings.names.dead_letter_queue).await? else {
-        anyhow::bail!("the dead-letter queue {} is missing after the stack update: run `deploy` again", settings.names.dead_letter_queue);
-    };
-    let dlq_arn = crate::switch::queue_arn(aws, &dlq_url).await?;
+/// The attributes read from an adopted queue to compare.
+pub const COMPARED: [A; 2] = [A::VisibilityTimeout, A::RedrivePolicy];
+
+/// The attributes to set on an adopted queue, `(name, value)`: those that
+/// differ from what it has.
+pub fn differences(have: &HashMap<String, String>, dlq_arn: &str, max_receive_count: u32) -> Vec<(String, String)> {
     let want = [
         (A::VisibilityTimeout, VISIBILITY_TIMEOUT_S.to_owned()),
-        (A::RedrivePolicy, serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}).to_string()),
+        (A::RedrivePolicy, serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}).to_string()),
     ];
-    let have = crate::switch::queue_attributes(aws, url, &[A::VisibilityTimeout, A::RedrivePolicy]).await?;
-    let mut changed = Vec::new();
-    let mut request = aws.sqs.set_queue_attributes().queue_url(url);
-    for (name, value) in want {
-        if !same(&name, have.get(&name), &value) {
-            changed.push(format!("{}={value}", name.as_str()));
-            request = request.attributes(name, value);
-        }
-    }
-    if !changed.is_empty() {
-        request.send().await.map_err(|e| failed("sqs:SetQueueAttributes", e))?;
-    }
-    Ok(changed)
+    want.into_iter().filter(|(name, value)| !same(name, have.get(name.as_str()), value)).map(|(name, value)| (name.as_str().to_owned(), value)).collect()
 }
 
 /// Redrive policies are JSON whose key order and number formatting vary.
@@ -66,5 +53,15 @@ mod tests {
         assert!(same(&A::RedrivePolicy, Some(&r#"{"maxReceiveCount":"10","deadLetterTargetArn":"arn:q"}"#.to_owned()), want));
         assert!(!same(&A::RedrivePolicy, Some(&r#"{"deadLetterTargetArn":"arn:other","maxReceiveCount":10}"#.to_owned()), want));
         assert!(!same(&A::RedrivePolicy, None, want));
+    }
+
+    #[test]
+    fn only_what_differs_is_set() {
+        let aligned: HashMap<String, String> =
+            [("VisibilityTimeout".to_owned(), "43200".to_owned()), ("RedrivePolicy".to_owned(), r#"{"deadLetterTargetArn":"arn:q","maxReceiveCount":"5"}"#.to_owned())].into();
+        assert!(differences(&aligned, "arn:q", 5).is_empty());
+        let old: HashMap<String, String> = [("VisibilityTimeout".to_owned(), "30".to_owned())].into();
+        let set = differences(&old, "arn:q", 5);
+        assert_eq!(set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["VisibilityTimeout", "RedrivePolicy"]);
     }
 }

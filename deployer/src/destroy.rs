@@ -21,13 +21,13 @@ pub async fn destroy(aws: &Aws, settings: &Settings, delete_results: bool) -> an
     let since = aws_smithy_types::DateTime::from_secs(time::OffsetDateTime::now_utc().unix_timestamp() - 5);
     aws.cfn.delete_stack().stack_name(&n.stack).send().await.map_err(|e| failed("cloudformation:DeleteStack", e))?;
     let mut progress = ResourceProgress::on_stderr();
-    crate::stack::follow(aws, &n.stack, since, &mut progress).await?;
+    crate::execute::stack::follow(aws, &n.stack, since, &mut progress).await?;
     progress.finish();
     // The bucket is retained by the stack (DeletionPolicy: Retain).
     if delete_results {
         crate::buckets::empty_and_delete(aws, &n.bucket).await?;
     }
-    crate::artifacts::remove_bucket(aws, &crate::artifacts::bucket_name(&n.stack, &aws.account, &aws.region)).await?;
+    crate::execute::artifacts::remove_bucket(aws, &crate::artifacts::bucket_name(&n.stack, &aws.account, &aws.region)).await?;
     Ok(DestroyReport {
         stack: n.stack.clone(),
         deleted: true,

@@ -1,13 +1,16 @@
-//! Read-only look-ups before anything changes: the network tasks run in, and
-//! legacy resources that already exist outside the stack.
+//! Read-only look-ups before anything changes: the network tasks run in,
+//! legacy resources that already exist outside the stack, and the functions'
+//! settings that `deploy` checks.
 //! Architecture invariant: nothing here mutates AWS.
 
 use crate::aws::{Aws, failed};
 use crate::config::Settings;
 use crate::errors::DeployError;
+use crate::queues::{self, QueueRef};
 use aws_sdk_ec2::types::Filter;
+use std::collections::HashMap;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Network {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
@@ -60,7 +63,7 @@ pub async fn network(aws: &Aws, settings: &Settings) -> anyhow::Result<Network> 
 
 /// What of the old architecture exists outside the stack, to adopt rather
 /// than fail on or duplicate.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Existing {
     pub cluster: bool,
     pub service: bool,
@@ -69,18 +72,9 @@ pub struct Existing {
     /// The job queue and its DLQ (the old architecture made the queue).
     pub queue: Option<QueueRef>,
     pub dead_letter_queue: Option<QueueRef>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QueueRef {
-    pub url: String,
-    pub arn: String,
-}
-
-async fn queue(aws: &Aws, name: &str) -> anyhow::Result<Option<QueueRef>> {
-    let Some(url) = crate::switch::queue_url_of(aws, name).await? else { return Ok(None) };
-    let arn = crate::switch::queue_arn(aws, &url).await?;
-    Ok(Some(QueueRef { url, arn }))
+    /// The adopted queue's attributes that the pipeline sets (`adopted_queue::COMPARED`).
+    #[serde(skip)]
+    pub queue_attributes: HashMap<String, String>,
 }
 
 pub async fn existing_outside_stack(aws: &Aws, settings: &Settings, stack_resources: &[String]) -> anyhow::Result<Existing> {
@@ -98,10 +92,28 @@ pub async fn existing_outside_stack(aws: &Aws, settings: &Settings, stack_resour
         existing.bucket = aws.s3.head_bucket().bucket(&n.bucket).send().await.is_ok();
     }
     if !stack_resources.iter().any(|r| r == "JobQueue") {
-        existing.queue = queue(aws, &n.queue).await?;
+        existing.queue = queues::find(aws, &n.queue).await?;
+        if let Some(q) = &existing.queue {
+            let attrs = queues::attributes(aws, &q.url, &crate::adopted_queue::COMPARED).await?;
+            existing.queue_attributes = attrs.into_iter().map(|(k, v)| (k.as_str().to_owned(), v)).collect();
+        }
     }
     if !stack_resources.iter().any(|r| r == "DeadLetterQueue") {
-        existing.dead_letter_queue = queue(aws, &n.dead_letter_queue).await?;
+        existing.dead_letter_queue = queues::find(aws, &n.dead_letter_queue).await?;
     }
     Ok(existing)
+}
+
+/// The API function's URL (none on the emulator: MOTO.md).
+pub async fn api_url(aws: &Aws, function: &str) -> Option<String> {
+    aws.lambda.get_function_url_config().function_name(function).send().await.ok().map(|o| o.function_url().to_owned())
+}
+
+/// The function's environment variables; `None` when it does not exist.
+pub async fn environment(aws: &Aws, function: &str) -> anyhow::Result<Option<HashMap<String, String>>> {
+    match aws.lambda.get_function_configuration().function_name(function).send().await {
+        Ok(conf) => Ok(Some(conf.environment().and_then(|e| e.variables()).cloned().unwrap_or_default())),
+        Err(e) if job_store::aws::describe(&e).contains("ResourceNotFound") => Ok(None),
+        Err(e) => Err(failed("lambda:GetFunctionConfiguration", e)),
+    }
 }

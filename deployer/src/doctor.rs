@@ -10,9 +10,9 @@
 
 use crate::aws::{Aws, failed};
 use crate::config::{Names, Settings};
+use crate::consumers::{self, Mode};
 use crate::iam_policy::{self, Decision};
 use crate::status::TaskInfo;
-use crate::switch::{self, Mode};
 use aws_sdk_ecs::types::DesiredStatus;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::{BTreeMap, HashMap};
@@ -138,12 +138,12 @@ async fn stack_check(aws: &Aws, n: &Names) -> Check {
 async fn expected_environment(aws: &Aws, settings: &Settings) -> anyhow::Result<BTreeMap<&'static str, String>> {
     let n = &settings.names;
     let mut expected = BTreeMap::from([("ECS_CLUSTER", n.cluster.clone()), ("ECS_TASK_DEFINITION", n.task_family.clone()), ("S3_RESULTS_BUCKET", n.bucket.clone())]);
-    if let Some(url) = switch::queue_url(aws, n).await? {
+    if let Some(url) = crate::queues::url_of(aws, &n.queue).await? {
         expected.insert("SQS_QUEUE_URL", url);
     }
     // The emulator's DescribeStacks keeps a stack's first parameters
     // (MOTO.md), so the record of the last deploy comes first.
-    let parameters = match crate::artifacts::recorded_parameters(aws, &n.stack).await {
+    let parameters = match crate::record::read(aws, &n.stack).await.parameters {
         Some(p) => p,
         None => crate::stack::describe(aws, &n.stack)
             .await?
@@ -290,12 +290,12 @@ async fn role_documents(aws: &Aws, role: &str) -> anyhow::Result<Vec<serde_json:
 /// The queue's consumers: in on-demand mode the mapping is enabled and the
 /// legacy service is at 0 with no task left; after a rollback the reverse.
 async fn mode_checks(aws: &Aws, n: &Names) -> anyhow::Result<Vec<Check>> {
-    let mapping = switch::mapping(aws, n).await?;
-    let service = switch::service(aws, n).await?;
-    Ok(consumer_checks(switch::mode(mapping.as_ref(), service.as_ref()), mapping.as_ref().map(|m| m.state.as_str()), service.as_ref(), n))
+    let mapping = consumers::mapping(aws, n).await?;
+    let service = consumers::service(aws, n).await?;
+    Ok(consumer_checks(consumers::mode(mapping.as_ref(), service.as_ref()), mapping.as_ref().map(|m| m.state.as_str()), service.as_ref(), n))
 }
 
-fn consumer_checks(mode: Mode, mapping_state: Option<&str>, service: Option<&switch::ServiceCounts>, n: &Names) -> Vec<Check> {
+fn consumer_checks(mode: Mode, mapping_state: Option<&str>, service: Option<&consumers::ServiceCounts>, n: &Names) -> Vec<Check> {
     let counts = service.map_or_else(|| "no legacy service".to_owned(), |s| format!("{} desired, {} running, {} pending", s.desired, s.running, s.pending));
     let mapping = match (mode, mapping_state) {
         (_, None) => Check::fail("trigger-mapping", format!("no event source mapping from {} to {}", n.queue, n.trigger_function), "run `deploy`"),
@@ -339,16 +339,16 @@ async fn image_check(aws: &Aws, n: &Names, td: &aws_sdk_ecs::types::TaskDefiniti
 }
 
 async fn queue_checks(aws: &Aws, n: &Names) -> Vec<Check> {
-    let queue = match switch::queue_url(aws, n).await {
-        Ok(Some(url)) => match crate::status::depth(aws, &url).await {
+    let queue = match crate::queues::url_of(aws, &n.queue).await {
+        Ok(Some(url)) => match crate::queues::depth(aws, &url).await {
             Ok((visible, in_flight)) => Check::pass("queue", format!("{}: {visible} waiting, {in_flight} in flight", n.queue)),
             Err(e) => Check::unreadable("queue", &e),
         },
         Ok(None) => Check::fail("queue", format!("no queue {}", n.queue), "run `deploy`"),
         Err(e) => Check::unreadable("queue", &e),
     };
-    let dlq = match switch::queue_url_of(aws, &n.dead_letter_queue).await {
-        Ok(Some(url)) => match crate::status::depth(aws, &url).await {
+    let dlq = match crate::queues::url_of(aws, &n.dead_letter_queue).await {
+        Ok(Some(url)) => match crate::queues::depth(aws, &url).await {
             Ok((0, 0)) => Check::pass("dead-letter-queue", format!("{}: empty", n.dead_letter_queue)),
             Ok((visible, in_flight)) => Check::fail(
                 "dead-letter-queue",
@@ -444,8 +444,8 @@ mod tests {
     #[test]
     fn the_consumers_are_judged_by_mode() {
         let n = Settings::resolve(Default::default()).unwrap().names;
-        let counts = |desired, running| switch::ServiceCounts { desired, running, pending: 0 };
-        let outcomes = |mode, state, s: Option<switch::ServiceCounts>| consumer_checks(mode, state, s.as_ref(), &n).iter().map(|c| c.outcome).collect::<Vec<_>>();
+        let counts = |desired, running| consumers::ServiceCounts { desired, running, pending: 0 };
+        let outcomes = |mode, state, s: Option<consumers::ServiceCounts>| consumer_checks(mode, state, s.as_ref(), &n).iter().map(|c| c.outcome).collect::<Vec<_>>();
         assert_eq!(outcomes(Mode::OnDemand, Some("Enabled"), Some(counts(0, 0))), [Outcome::Pass, Outcome::Pass]);
         assert_eq!(outcomes(Mode::OnDemand, Some("Enabled"), Some(counts(0, 1))), [Outcome::Pass, Outcome::Fail], "still draining");
         assert_eq!(outcomes(Mode::Polling, Some("Disabled"), Some(counts(1, 1))), [Outcome::Pass, Outcome::Pass], "a rollback is a mode, not a fault");

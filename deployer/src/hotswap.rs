@@ -1,16 +1,15 @@
 //! `deploy --hotswap`: when the only thing that changed since the last
-//! deploy is Lambda code, the functions are updated directly (seconds)
-//! instead of through a change set (a minute or more on AWS), and the deploy
-//! is recorded so that the next full deploy sees nothing to do.
+//! deploy is Lambda code, the functions are updated directly (seconds,
+//! `execute::functions`) instead of through a change set (a minute or more
+//! on AWS), and the deploy is recorded so that the next full deploy sees
+//! nothing to do. Whether it can is decided here, purely.
 //!
 //! The stack's own parameters then still name the old code keys: the next
 //! change set that changes anything else sets the new ones, which is the
 //! code already running, so nothing drifts in what runs.
 
-use crate::aws::{Aws, failed};
 use crate::config::Names;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// The code parameters of the template, and whose code each is.
 fn functions(names: &Names) -> [(&'static str, String); 2] {
@@ -37,40 +36,6 @@ pub fn decide(names: &Names, before: Option<&BTreeMap<String, String>>, template
         return Decision::ChangeSet(format!("settings besides the code changed: {}", others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
     }
     Decision::Code(functions(names).into_iter().filter(|(p, _)| before.get(*p) != after.get(*p)).filter_map(|(p, f)| Some((f, after.get(p)?.clone()))).collect())
-}
-
-/// Updates each function's code from the artifacts bucket and waits until
-/// it is active with it.
-pub async fn update(aws: &Aws, bucket: &str, code: &[(String, String)]) -> anyhow::Result<Vec<String>> {
-    for (function, key) in code {
-        aws.lambda
-            .update_function_code()
-            .function_name(function)
-            .s3_bucket(bucket)
-            .s3_key(key)
-            .send()
-            .await
-            .map_err(|e| failed(&format!("lambda:UpdateFunctionCode {function}"), e))?;
-    }
-    for (function, _) in code {
-        wait_until_updated(aws, function).await?;
-    }
-    Ok(code.iter().map(|(f, _)| f.clone()).collect())
-}
-
-async fn wait_until_updated(aws: &Aws, function: &str) -> anyhow::Result<()> {
-    use aws_sdk_lambda::types::LastUpdateStatus;
-    for _ in 0..300 {
-        let conf = aws.lambda.get_function_configuration().function_name(function).send().await.map_err(|e| failed("lambda:GetFunctionConfiguration", e))?;
-        match conf.last_update_status() {
-            Some(LastUpdateStatus::InProgress) => tokio::time::sleep(Duration::from_secs(1)).await,
-            Some(LastUpdateStatus::Failed) => {
-                anyhow::bail!("the code update of {function} failed: {}", conf.last_update_status_reason().unwrap_or("no reason given"))
-            }
-            _ => return Ok(()),
-        }
-    }
-    anyhow::bail!("the code update of {function} did not finish in 5 minutes")
 }
 
 #[cfg(test)]

@@ -10,23 +10,28 @@ mod buckets;
 mod cancel;
 mod config;
 mod console;
+mod consumers;
 mod cost;
 mod destroy;
 mod discover;
 mod doctor;
 mod errors;
+mod execute;
+mod facts;
 mod hotswap;
 mod iam_policy;
 mod image;
 mod logs;
+mod plan;
 mod pricing;
 mod progress;
+mod queues;
+mod record;
 mod report;
 mod repository;
 mod review;
 mod stack;
 mod status;
-mod switch;
 mod template;
 
 use clap::{Parser, Subcommand};
@@ -57,7 +62,7 @@ struct Cli {
     /// Never prompt
     #[arg(long, global = true)]
     yes: bool,
-    /// deploy only: when only Lambda code changed, update the functions directly instead of through a change set
+    /// deploy and plan: when only Lambda code changed, update the functions directly instead of through a change set
     #[arg(long, global = true)]
     hotswap: bool,
     /// Print the report as JSON
@@ -167,7 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Apply) {
         Command::Apply => print(cli.json, &apply::deploy(&aws, &settings, &cli.artifacts, &template_body, cli.yes, cli.hotswap).await?),
         Command::Plan { detailed_exitcode } => {
-            let report = apply::plan(&aws, &settings, &cli.artifacts, &template_body).await?;
+            let report = apply::plan(&aws, &settings, &cli.artifacts, &template_body, cli.hotswap).await?;
             print(cli.json, &report)?;
             return Ok(if detailed_exitcode && report.pending() { ExitCode::from(2) } else { ExitCode::SUCCESS });
         }

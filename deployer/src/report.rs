@@ -1,8 +1,9 @@
 //! What each command prints: the same types are `Display` (for people) and
 //! `Serialize` (for `--json`).
 
-use crate::apply::{DeployReport, PlanReport, SwitchReport};
+use crate::apply::{DeployReport, SwitchReport};
 use crate::destroy::DestroyReport;
+use crate::plan::{Plan, StackChange};
 use crate::status::StatusReport;
 use std::fmt::{self, Display, Formatter};
 
@@ -27,18 +28,8 @@ impl Display for DeployReport {
         if !self.queue_fixed.is_empty() {
             writeln!(f, "adopted queue set: {}", self.queue_fixed.join(", "))?;
         }
-        let adopted: Vec<&str> = [
-            (self.adopted.cluster, "cluster"),
-            (self.adopted.service, "legacy service"),
-            (self.adopted.bucket, "results bucket"),
-            (self.adopted.queue.is_some(), "job queue"),
-            (self.adopted.dead_letter_queue.is_some(), "dead-letter queue"),
-        ]
-        .into_iter()
-        .filter_map(|(yes, what)| yes.then_some(what))
-        .collect();
-        if !adopted.is_empty() {
-            writeln!(f, "adopted existing: {}", adopted.join(", "))?;
+        if let Some(adopted) = describe_adopted(&self.adopted) {
+            writeln!(f, "adopted existing: {adopted}")?;
         }
         writeln!(f, "mode:      {}", self.mode)?;
         match &self.api_url {
@@ -53,6 +44,9 @@ impl Display for DeployReport {
         writeln!(f, "queue:     {}", self.queue_url.as_deref().unwrap_or("?"))?;
         writeln!(f, "bucket:    {}", self.bucket)?;
         writeln!(f, "image:     {}", describe_image(&self.image))?;
+        if let Some(td) = &self.task_definition {
+            writeln!(f, "           task definition {td}")?;
+        }
         writeln!(f, "           repository {}", describe_repository(&self.image_repository))?;
         writeln!(f, "network:   subnets {} / security groups {} (from {})", self.network.subnets.join(","), self.network.security_groups.join(","), self.network.source)?;
         if let Some(s) = &self.legacy_service {
@@ -65,6 +59,21 @@ impl Display for DeployReport {
     }
 }
 
+/// What the deploy takes over from the old architecture instead of making.
+fn describe_adopted(adopted: &crate::discover::Existing) -> Option<String> {
+    let names: Vec<&str> = [
+        (adopted.cluster, "cluster"),
+        (adopted.service, "legacy service"),
+        (adopted.bucket, "results bucket"),
+        (adopted.queue.is_some(), "job queue"),
+        (adopted.dead_letter_queue.is_some(), "dead-letter queue"),
+    ]
+    .into_iter()
+    .filter_map(|(yes, what)| yes.then_some(what))
+    .collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 fn describe_repository(r: &crate::repository::Facts) -> String {
     format!("{}: {}", r.repository, r.owner.describe())
 }
@@ -74,19 +83,23 @@ fn describe_image(image: &crate::image::Image) -> String {
     if image.checked { format!("{} (found in ECR, pinned by digest)", image.pinned) } else { format!("{} (not in this account's ECR: not checked)", image.pinned) }
 }
 
-impl Display for PlanReport {
+impl Display for Plan {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         writeln!(f, "image: {}", describe_image(&self.image))?;
         writeln!(f, "       repository {}", describe_repository(&self.image_repository))?;
         writeln!(f, "mode now: {}", self.mode)?;
-        for s in &self.switch {
-            writeln!(f, "would also: {s}")?;
+        if let Some(adopted) = describe_adopted(&self.adopted) {
+            writeln!(f, "adopts: {adopted} (made outside deploy: used, not made again)")?;
         }
-        match &self.changes {
-            None => writeln!(f, "no changes: stack {} in {} is up to date", self.stack, self.region),
-            Some(changes) => {
-                writeln!(f, "plan for stack {} in {} (not executed):", self.stack, self.region)?;
-                for c in changes {
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        match (&self.stack_change, &self.changes) {
+            (StackChange::UpToDate, _) => writeln!(f, "no changes: stack {} in {} is up to date", self.stack, self.region)?,
+            (StackChange::Hotswap { functions }, _) => writeln!(f, "hotswap for stack {} in {}: the code of {} (no change set)", self.stack, self.region, functions.join(", "))?,
+            (StackChange::ChangeSet { create }, changes) => {
+                writeln!(f, "plan for stack {} in {} ({}, not executed):", self.stack, self.region, if *create { "a new stack" } else { "an update" })?;
+                for c in changes.iter().flatten() {
                     let replace = match c.replacement.as_deref() {
                         Some("True") => " (REPLACE)",
                         Some("Conditional") => " (may replace)",
@@ -94,19 +107,28 @@ impl Display for PlanReport {
                     };
                     writeln!(f, "  {:<8} {:<24} {}{replace}", c.action, c.logical_id, c.resource_type)?;
                 }
-                if !self.settings.is_empty() {
-                    writeln!(f, "settings that change:")?;
-                    for s in &self.settings {
-                        let used = if s.used_by.is_empty() { String::new() } else { format!("  ({})", s.used_by.join(", ")) };
-                        writeln!(f, "  {}: {} → {}{used}", s.name, s.before.as_deref().unwrap_or("(none)"), s.after)?;
-                    }
-                }
-                for n in &self.needs_confirmation {
-                    writeln!(f, "needs confirmation: {n}")?;
-                }
-                Ok(())
             }
         }
+        if matches!(self.stack_change, StackChange::ChangeSet { create: true }) {
+            writeln!(f, "settings: all {} new (a new stack; --json lists them)", self.settings.len())?;
+        } else if !self.settings.is_empty() {
+            writeln!(f, "settings that change:")?;
+            for s in &self.settings {
+                let used = if s.used_by.is_empty() { String::new() } else { format!("  ({})", s.used_by.join(", ")) };
+                writeln!(f, "  {}: {} → {}{used}", s.name, s.before.as_deref().unwrap_or("(none)"), s.after)?;
+            }
+        }
+        for n in &self.needs_confirmation {
+            writeln!(f, "needs confirmation: {n}")?;
+        }
+        if self.steps.is_empty() {
+            return writeln!(f, "deploy would do nothing");
+        }
+        writeln!(f, "deploy would, in order:")?;
+        for (i, step) in self.steps.iter().enumerate() {
+            writeln!(f, "  {}. {step}", i + 1)?;
+        }
+        Ok(())
     }
 }
 
@@ -180,6 +202,9 @@ impl Display for StatusReport {
 
 impl Display for SwitchReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        for step in &self.steps {
+            writeln!(f, "done:      {step}")?;
+        }
         writeln!(f, "mode:      {}", self.mode)?;
         writeln!(f, "trigger:   {}", self.trigger_state.as_deref().unwrap_or("?"))?;
         if let Some(s) = &self.legacy_service {

@@ -15,7 +15,7 @@
 use crate::aws::{Aws, failed};
 use crate::config::Settings;
 use crate::progress::ResourceProgress;
-use crate::stack::{self, Planned};
+use crate::stack;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 
@@ -117,9 +117,16 @@ pub async fn ensure(aws: &Aws, settings: &Settings) -> anyhow::Result<Repository
         Owner::Adopted => Owner::Adopted,
         Owner::Stack { .. } | Owner::Missing => {
             let mut progress = ResourceProgress::on_stderr();
-            if let Planned::ChangeSet { name, create, .. } = stack::plan(aws, &facts.stack, TEMPLATE, &parameters(settings), None).await? {
-                progress.note(&format!("{} stack {} (the worker image repository)", if create { "creating" } else { "updating" }, facts.stack));
-                stack::execute(aws, &facts.stack, &name, &mut progress).await?;
+            let params = parameters(settings);
+            let deployed = stack::read(aws, &facts.stack).await?;
+            let update = match &deployed {
+                Some(s) => stack::check_updatable(s)?,
+                None => false,
+            };
+            let current = update && deployed.as_ref().is_some_and(|s| stack::is_current(s, TEMPLATE, &params, None));
+            if !current && let Some(cs) = crate::execute::stack::create(aws, &facts.stack, TEMPLATE, &params, !update).await? {
+                progress.note(&format!("{} stack {} (the worker image repository)", if update { "updating" } else { "creating" }, facts.stack));
+                crate::execute::stack::execute(aws, &cs, &mut progress).await?;
                 changed = true;
             }
             progress.finish();

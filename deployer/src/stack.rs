@@ -1,14 +1,15 @@
-//! The CloudFormation stack: plan through a change set, execute, follow its
-//! events, and say which resource failed and why.
+//! The CloudFormation stack as it is deployed (read-only), and the pure
+//! judgements about it: can it take a change set, is a template and its
+//! parameters already what it runs. Change sets themselves are made and
+//! executed by `execute::stack`.
 
 use crate::aws::{Aws, failed};
 use crate::errors::DeployError;
-use crate::progress::ResourceProgress;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack, TemplateStage};
-use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use aws_sdk_cloudformation::types::{Stack, TemplateStage};
+use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// A resource change as the change set lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Change {
     pub action: String,
     pub logical_id: String,
@@ -16,11 +17,19 @@ pub struct Change {
     pub replacement: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Planned {
-    NoChanges,
-    ChangeSet { name: String, create: bool, changes: Vec<Change> },
+/// What a deployed stack is now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Deployed {
+    pub name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// As DescribeStacks gives them (the emulator keeps the first deploy's: MOTO.md).
+    pub parameters: BTreeMap<String, String>,
+    /// The template it was last deployed with, as given; `None` before its first execution.
+    #[serde(skip)]
+    pub template: Option<String>,
+    /// Logical ids of its resources.
+    pub resources: Vec<String>,
 }
 
 pub async fn describe(aws: &Aws, stack: &str) -> anyhow::Result<Option<Stack>> {
@@ -31,22 +40,40 @@ pub async fn describe(aws: &Aws, stack: &str) -> anyhow::Result<Option<Stack>> {
     }
 }
 
-pub async fn resource_ids(aws: &Aws, stack: &str) -> anyhow::Result<Vec<String>> {
-    let out = aws.cfn.list_stack_resources().stack_name(stack).send().await.map_err(|e| failed("cloudformation:ListStackResources", e))?;
-    Ok(out.stack_resource_summaries().iter().filter_map(|r| r.logical_resource_id().map(str::to_owned)).collect())
+pub fn parameters_of(stack: &Stack) -> BTreeMap<String, String> {
+    stack.parameters().iter().filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))).collect()
 }
 
-/// The template the stack was last deployed with, as it was given.
-pub async fn deployed_template(aws: &Aws, stack_name: &str) -> anyhow::Result<Option<String>> {
-    let current = aws.cfn.get_template().stack_name(stack_name).template_stage(TemplateStage::Original).send().await.map_err(|e| failed("cloudformation:GetTemplate", e))?;
-    Ok(current.template_body().map(str::to_owned))
-}
-
-/// Refuses a stack that cannot take a change set, saying what to do instead.
-fn check_updatable(stack: &Stack) -> Result<bool, DeployError> {
+/// The stack, its parameters, template and resources; `None` when there is none.
+pub async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<Deployed>> {
+    let Some(stack) = describe(aws, name).await? else { return Ok(None) };
     let status = stack.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
-    let bad = |help: &str| Err(DeployError::StackInBadState { stack: stack.stack_name().unwrap_or_default().into(), status: status.clone(), help: help.into() });
-    match status.as_str() {
+    // A stack that only holds a change set (REVIEW_IN_PROGRESS) has neither.
+    let (template, resources) = if status == "REVIEW_IN_PROGRESS" {
+        (None, Vec::new())
+    } else {
+        let template = aws.cfn.get_template().stack_name(name).template_stage(TemplateStage::Original).send().await.map_err(|e| failed("cloudformation:GetTemplate", e))?;
+        (template.template_body().map(str::to_owned), resource_ids(aws, name).await?)
+    };
+    Ok(Some(Deployed { name: name.to_owned(), status_reason: stack.stack_status_reason().map(str::to_owned), parameters: parameters_of(&stack), status, template, resources }))
+}
+
+pub async fn resource_ids(aws: &Aws, stack: &str) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let mut pages = aws.cfn.list_stack_resources().stack_name(stack).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| failed("cloudformation:ListStackResources", e))?;
+        ids.extend(page.stack_resource_summaries().iter().filter_map(|r| r.logical_resource_id().map(str::to_owned)));
+    }
+    Ok(ids)
+}
+
+/// Whether a change set updates the stack (`true`) or creates it (`false`,
+/// a stack that only ever held a change set); a stack that cannot take one
+/// is refused, saying what to do instead.
+pub fn check_updatable(stack: &Deployed) -> Result<bool, DeployError> {
+    let bad = |help: &str| Err(DeployError::StackInBadState { stack: stack.name.clone(), status: stack.status.clone(), help: help.into() });
+    match stack.status.as_str() {
         "REVIEW_IN_PROGRESS" => Ok(false),
         "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => {
             bad("its creation failed and was rolled back; run `deploy destroy`, fix the cause shown in its events, then `deploy`")
@@ -58,7 +85,7 @@ fn check_updatable(stack: &Stack) -> Result<bool, DeployError> {
 }
 
 /// What a deploy of this template and these parameters is, in one word: the
-/// last successful deploy's is recorded beside the artifacts.
+/// last successful deploy's is recorded beside the artifacts (`record`).
 pub fn fingerprint(template: &str, params: &BTreeMap<String, String>) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
@@ -69,130 +96,50 @@ pub fn fingerprint(template: &str, params: &BTreeMap<String, String>) -> String 
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `recorded`: the fingerprint of the last successful deploy, if any.
-pub async fn plan(aws: &Aws, stack_name: &str, template: &str, params: &BTreeMap<String, String>, recorded: Option<&str>) -> anyhow::Result<Planned> {
-    let existing = describe(aws, stack_name).await?;
-    let update = match &existing {
-        None => false,
-        Some(stack) => check_updatable(stack)?,
-    };
-    if update && let Some(stack) = &existing {
-        // The same template and parameters as deployed: nothing to do, and no
-        // change set to create (the emulator would not refuse an empty one).
-        let current = deployed_template(aws, stack_name).await?;
-        let deployed: BTreeMap<String, String> =
-            stack.parameters().iter().filter_map(|p| Some((p.parameter_key()?.to_owned(), p.parameter_value().unwrap_or_default().to_owned()))).collect();
-        if current.as_deref().map(str::trim) == Some(template.trim()) && &deployed == params {
-            return Ok(Planned::NoChanges);
-        }
-        // The emulator keeps a stack's old parameters after an update
-        // (partial updates, MOTO.md), so the comparison above misses there;
-        // the recorded fingerprint of the last successful deploy does not.
-        if recorded == Some(fingerprint(template, params).as_str()) {
-            return Ok(Planned::NoChanges);
-        }
+/// Whether the stack already runs this template with these parameters.
+///
+/// The emulator keeps a stack's old parameters after an update (partial
+/// updates, MOTO.md), so the comparison with DescribeStacks misses there;
+/// the recorded fingerprint of the last successful deploy does not.
+pub fn is_current(stack: &Deployed, template: &str, params: &BTreeMap<String, String>, recorded_fingerprint: Option<&str>) -> bool {
+    if stack.status == "REVIEW_IN_PROGRESS" {
+        return false;
     }
-    // Unique per call: two plans in one second (a plan then `plan --json`,
-    // two CI jobs) made one name twice, and discarding one left the other.
-    let name = format!("deploy-{}-{}", time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000, std::process::id());
-    let parameters: Vec<Parameter> = params.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect();
-    aws.cfn
-        .create_change_set()
-        .stack_name(stack_name)
-        .change_set_name(&name)
-        .change_set_type(if update { ChangeSetType::Update } else { ChangeSetType::Create })
-        .template_body(template)
-        .set_parameters(Some(parameters))
-        .capabilities(Capability::CapabilityIam)
-        .description("deploy: on-demand solver pipeline")
-        .send()
-        .await
-        .map_err(|e| failed("cloudformation:CreateChangeSet", e))?;
-
-    let mut changes = Vec::new();
-    for _ in 0..600 {
-        let out = aws.cfn.describe_change_set().stack_name(stack_name).change_set_name(&name).send().await.map_err(|e| failed("cloudformation:DescribeChangeSet", e))?;
-        match out.status() {
-            Some(ChangeSetStatus::CreateComplete) => {
-                for c in out.changes() {
-                    if let Some(rc) = c.resource_change() {
-                        changes.push(Change {
-                            action: rc.action().map(|a| a.as_str().to_owned()).unwrap_or_default(),
-                            logical_id: rc.logical_resource_id().unwrap_or_default().to_owned(),
-                            resource_type: rc.resource_type().unwrap_or_default().to_owned(),
-                            replacement: rc.replacement().map(|r| r.as_str().to_owned()),
-                        });
-                    }
-                }
-                return Ok(Planned::ChangeSet { name, create: !update, changes });
-            }
-            Some(ChangeSetStatus::Failed) => {
-                let reason = out.status_reason().unwrap_or("no reason given").to_owned();
-                let _ = aws.cfn.delete_change_set().stack_name(stack_name).change_set_name(&name).send().await;
-                if reason.contains("didn't contain changes") || reason.contains("No updates are to be performed") {
-                    return Ok(Planned::NoChanges);
-                }
-                return Err(DeployError::ChangeSetFailed { stack: stack_name.into(), reason }.into());
-            }
-            _ => tokio::time::sleep(Duration::from_secs(1)).await,
-        }
-    }
-    anyhow::bail!("change set {name} was not ready after 10 minutes")
+    let same_template = stack.template.as_deref().map(str::trim) == Some(template.trim());
+    (same_template && &stack.parameters == params) || recorded_fingerprint == Some(fingerprint(template, params).as_str())
 }
 
-/// Drops a change set that was only shown (`deploy plan`), so that a stack
-/// created by a plan alone does not linger in REVIEW_IN_PROGRESS.
-pub async fn discard(aws: &Aws, stack_name: &str, change_set: &str, create: bool) -> anyhow::Result<()> {
-    aws.cfn.delete_change_set().stack_name(stack_name).change_set_name(change_set).send().await.map_err(|e| failed("cloudformation:DeleteChangeSet", e))?;
-    if create {
-        aws.cfn.delete_stack().stack_name(stack_name).send().await.map_err(|e| failed("cloudformation:DeleteStack", e))?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(status: &str, template: &str, params: &[(&str, &str)]) -> Deployed {
+        Deployed {
+            name: "s".into(),
+            status: status.into(),
+            status_reason: None,
+            parameters: params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            template: Some(template.into()),
+            resources: vec![],
+        }
     }
-    Ok(())
-}
 
-pub async fn execute(aws: &Aws, stack_name: &str, change_set: &str, progress: &mut ResourceProgress) -> anyhow::Result<String> {
-    let started = aws_smithy_types::DateTime::from_secs(time::OffsetDateTime::now_utc().unix_timestamp() - 5);
-    aws.cfn.execute_change_set().stack_name(stack_name).change_set_name(change_set).send().await.map_err(|e| failed("cloudformation:ExecuteChangeSet", e))?;
-    follow(aws, stack_name, started, progress).await
-}
+    #[test]
+    fn a_stack_is_current_by_its_template_and_parameters_or_by_the_record() {
+        let params: BTreeMap<String, String> = [("A".to_owned(), "1".to_owned())].into();
+        assert!(is_current(&stack("UPDATE_COMPLETE", "t\n", &[("A", "1")]), "t", &params, None));
+        let stale = stack("UPDATE_COMPLETE", "t", &[("A", "0")]);
+        assert!(!is_current(&stale, "t", &params, None), "other parameters");
+        assert!(is_current(&stale, "t", &params, Some(&fingerprint("t", &params))), "the record of the last deploy wins over the emulator's stale parameters");
+        assert!(!is_current(&stack("REVIEW_IN_PROGRESS", "t", &[("A", "1")]), "t", &params, None), "a stack that only held a change set");
+    }
 
-/// Shows events until the stack settles; the final status, or the failures.
-pub async fn follow(aws: &Aws, stack_name: &str, since: aws_smithy_types::DateTime, progress: &mut ResourceProgress) -> anyhow::Result<String> {
-    let mut seen = HashSet::new();
-    let mut failures: Vec<(String, String)> = Vec::new();
-    loop {
-        let stack = describe(aws, stack_name).await?;
-        if let Ok(out) = aws.cfn.describe_stack_events().stack_name(stack_name).send().await {
-            let mut events: Vec<_> = out.stack_events().iter().filter(|e| e.timestamp().is_some_and(|t| t.secs() >= since.secs())).cloned().collect();
-            events.reverse();
-            for e in events {
-                if !seen.insert(e.event_id().unwrap_or_default().to_owned()) {
-                    continue;
-                }
-                let status = e.resource_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
-                let id = e.logical_resource_id().unwrap_or_default();
-                let reason = e.resource_status_reason().filter(|r| !r.is_empty());
-                if status.ends_with("_FAILED") && id != stack_name {
-                    failures.push((id.to_owned(), reason.unwrap_or("no reason given").to_owned()));
-                }
-                progress.resource(id, e.resource_type().unwrap_or_default(), &status, reason);
-            }
-        }
-        let Some(stack) = stack else {
-            return Ok("DELETE_COMPLETE".into());
-        };
-        let status = stack.stack_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
-        // Settled. The emulator reports CREATE_COMPLETE after an update
-        // (MOTO.md); any settled, non-failed status is taken as done.
-        if !status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS" {
-            if status.contains("ROLLBACK") || status.ends_with("_FAILED") {
-                if failures.is_empty() {
-                    failures.push((stack_name.to_owned(), stack.stack_status_reason().unwrap_or("no reason given").to_owned()));
-                }
-                return Err(DeployError::StackFailed { stack: stack_name.into(), status, failures }.into());
-            }
-            return Ok(status);
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+    #[test]
+    fn a_stack_in_a_failed_state_is_refused_with_what_to_do() {
+        assert_eq!(check_updatable(&stack("UPDATE_COMPLETE", "", &[])).ok(), Some(true));
+        assert_eq!(check_updatable(&stack("REVIEW_IN_PROGRESS", "", &[])).ok(), Some(false));
+        let refused = check_updatable(&stack("ROLLBACK_COMPLETE", "", &[])).unwrap_err().to_string();
+        assert!(refused.contains("deploy destroy"), "{refused}");
+        assert!(check_updatable(&stack("UPDATE_IN_PROGRESS", "", &[])).unwrap_err().to_string().contains("another operation"));
     }
 }

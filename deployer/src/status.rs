@@ -4,7 +4,7 @@
 
 use crate::aws::{Aws, failed};
 use crate::config::Settings;
-use crate::switch::{self, Mode, ServiceCounts};
+use crate::consumers::{self, Mode, ServiceCounts};
 use aws_sdk_ecs::types::DesiredStatus;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -84,15 +84,15 @@ pub struct MonthCost {
 pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusReport> {
     let n = &settings.names;
     let stack_status = crate::stack::describe(aws, &n.stack).await?.and_then(|s| s.stack_status().map(|s| s.as_str().to_owned()));
-    let mapping = switch::mapping(aws, n).await?;
-    let service = switch::service(aws, n).await?;
-    let queue = match switch::queue_url(aws, n).await? {
-        Some(url) => Some(depth(aws, &url).await?),
+    let mapping = consumers::mapping(aws, n).await?;
+    let service = consumers::service(aws, n).await?;
+    let queue = match crate::queues::url_of(aws, &n.queue).await? {
+        Some(url) => Some(crate::queues::depth(aws, &url).await?),
         None => None,
     };
     let mut unreadable = Vec::new();
-    let dlq = match switch::queue_url_of(aws, &n.dead_letter_queue).await {
-        Ok(Some(url)) => Some(depth(aws, &url).await?.0),
+    let dlq = match crate::queues::url_of(aws, &n.dead_letter_queue).await {
+        Ok(Some(url)) => Some(crate::queues::depth(aws, &url).await?.0),
         Ok(None) => None,
         Err(e) => {
             unreadable.push(format!("dead-letter queue: {e:#}"));
@@ -146,7 +146,7 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
         stage: settings.stage.clone(),
         stack_status,
         region: aws.region.clone(),
-        mode: switch::mode(mapping.as_ref(), service.as_ref()),
+        mode: consumers::mode(mapping.as_ref(), service.as_ref()),
         trigger_state: mapping.map(|m| m.state),
         legacy_service: service,
         queue,
@@ -155,16 +155,9 @@ pub async fn status(aws: &Aws, settings: &Settings) -> anyhow::Result<StatusRepo
         stopped_tasks,
         service: n.service.clone(),
         recent_jobs,
-        api_url: switch::api_url(aws, n).await,
+        api_url: crate::discover::api_url(aws, &n.api_function).await,
         unreadable,
     })
-}
-
-pub(crate) async fn depth(aws: &Aws, url: &str) -> anyhow::Result<(i64, i64)> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let attrs = switch::queue_attributes(aws, url, &[A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]).await?;
-    let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok((get(A::ApproximateNumberOfMessages), get(A::ApproximateNumberOfMessagesNotVisible)))
 }
 
 /// Every task of the worker's family in `desired` state: all pages, other

@@ -1,7 +1,7 @@
 //! The stack's template (built into the binary, or another file for tests)
 //! and the parameters computed for it.
 
-use crate::artifacts::Uploaded;
+use crate::artifacts::Artifacts;
 use crate::config::Settings;
 use crate::discover::{Existing, Network};
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ pub const SOLVER_TEMPLATE: &str = include_str!("../../stacks/solver.yaml");
 
 /// `image` is the worker image as the task definition gets it (resolved and
 /// pinned by `image::resolve`).
-pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded: &Uploaded, image: &str) -> BTreeMap<String, String> {
+pub fn parameters(s: &Settings, network: &Network, existing: &Existing, artifacts: &Artifacts, image: &str) -> BTreeMap<String, String> {
     let n = &s.names;
     let yes_no = |b: bool| if b { "true" } else { "false" }.to_owned();
     BTreeMap::from([
@@ -34,9 +34,9 @@ pub fn parameters(s: &Settings, network: &Network, existing: &Existing, uploaded
         ("CreateService".into(), yes_no(!existing.service)),
         ("BucketName".into(), n.bucket.clone()),
         ("CreateBucket".into(), yes_no(!existing.bucket)),
-        ("ArtifactsBucket".into(), uploaded.bucket.clone()),
-        ("ApiCodeKey".into(), uploaded.api_key.clone()),
-        ("TriggerCodeKey".into(), uploaded.trigger_key.clone()),
+        ("ArtifactsBucket".into(), artifacts.bucket.clone()),
+        ("ApiCodeKey".into(), artifacts.api.key.clone()),
+        ("TriggerCodeKey".into(), artifacts.trigger.key.clone()),
         ("Architecture".into(), s.architecture.clone()),
         ("WorkerImage".into(), image.to_owned()),
         ("WorkerCpu".into(), s.worker_cpu.to_string()),

@@ -202,6 +202,25 @@ fn a_changed_setting_is_planned_then_applied() {
     assert_eq!(d.json(&["--config", cfg])["changed"], false);
 }
 
+#[test]
+fn a_template_change_is_pending_until_deployed() {
+    let d = Deployer::new();
+    d.ok(&[]);
+    assert_eq!(d.run(&["plan", "--detailed-exitcode"]).status.code(), Some(0), "up to date");
+    // A new output (a comment alone is no change to CloudFormation: the plan then only records).
+    let changed = d.config(&(testkit_template() + "\n  ExtraOutput: { Value: !Ref TaskDefinition }\n"));
+    let changed = changed.to_str().unwrap();
+    let out = d.run(&["--template", changed, "plan", "--detailed-exitcode", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps: Vec<&str> = plan["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["execute_change_set", "record_deploy", "trigger_environment"], "{plan}");
+    assert!(plan["settings"].as_array().unwrap().is_empty(), "no setting changed: {plan}");
+    let report = d.json(&["--template", changed]);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 3, "{report}");
+    assert_eq!(d.run(&["--template", changed, "plan", "--detailed-exitcode"]).status.code(), Some(0), "deployed: nothing pending");
+}
+
 /// Samples, every few milliseconds while a deploy runs, which consumers of
 /// the job queue are on: `(trigger mapping enabled, polling service wanted
 /// or running)`.
@@ -414,6 +433,13 @@ fn an_account_with_the_old_architecture_is_adopted() {
     assert!(samples.iter().any(|&(trigger, polling)| polling && !trigger), "the sampler saw the old service on: {samples:?}");
     assert!(samples.iter().all(|&(trigger, polling)| !(trigger && polling)), "both consumers were on at once during the first deploy");
     assert_eq!(samples.last(), Some(&(true, false)), "on-demand at the end");
+    let steps: Vec<&str> = report["steps"].as_array().unwrap().iter().filter_map(|s| s.as_str()).collect();
+    let at = |prefix: &str| steps.iter().position(|s| s.starts_with(prefix)).unwrap_or_else(|| panic!("no step {prefix}: {steps:?}"));
+    assert!(at("create stack") < at("set VisibilityTimeout=43200") && at("set VisibilityTimeout") < at("scale the legacy service solver-worker from 1 to 0"), "{steps:?}");
+    assert!(
+        at("scale the legacy") < at("wait until the legacy service") && at("wait until") < at("enable the trigger's mapping"),
+        "the old consumer off before the new one on: {steps:?}"
+    );
     assert_eq!(report["adopted"]["cluster"], true);
     assert_eq!(report["adopted"]["service"], true);
     assert_eq!(report["adopted"]["queue"]["url"], old_queue.as_str());
