@@ -1,6 +1,7 @@
 //! `cargo xtask deploy [--image URI] [deploy's own arguments]`: build the
 //! release artifacts, build and push the worker image when Docker is there,
-//! then run `deploy` with that image (checked in ECR and pinned by digest).
+//! then run `deploy` with that image by the digest the push gave it (`deploy`
+//! checks it in ECR).
 
 use crate::{build, python, run_checked};
 use anyhow::Context;
@@ -58,7 +59,33 @@ fn build_and_push(image: &str, arch: &str, profile: Option<&str>) -> anyhow::Res
         std::io::Write::write_all(login.stdin.as_mut().context("docker login stdin")?, &password.stdout)?;
         anyhow::ensure!(login.wait()?.success(), "docker login to {registry} failed");
     }
-    run_checked(Command::new("docker").args(["push", image]))
+    run_checked(Command::new("docker").args(["push", image]))?;
+    let size = Command::new("docker").args(["image", "inspect", "--format", "{{.Size}}", image]).output()?;
+    if let Ok(bytes) = String::from_utf8_lossy(&size.stdout).trim().parse::<u64>() {
+        #[allow(clippy::cast_precision_loss)] // a size in MiB, for people
+        let mib = bytes as f64 / 1_048_576.0;
+        eprintln!("worker image {image}: {mib:.1} MiB");
+    }
+    Ok(())
+}
+
+/// The image by the digest the registry gave it on push (`REPO@sha256:…`),
+/// so `deploy` runs exactly what was built here, whatever the tag names later.
+fn pushed_digest(image: &str) -> anyhow::Result<String> {
+    let out = Command::new("docker").args(["image", "inspect", "--format", "{{json .RepoDigests}}", image]).output().context("docker image inspect")?;
+    anyhow::ensure!(out.status.success(), "docker image inspect {image} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let digests: Vec<String> = serde_json::from_slice(&out.stdout).context("docker image inspect's RepoDigests")?;
+    by_digest(image, &digests).ok_or_else(|| anyhow::anyhow!("docker knows no digest of {image} in its registry after the push (RepoDigests: {digests:?})"))
+}
+
+/// Of an image's `RepoDigests`, the one of the repository `image` names.
+fn by_digest(image: &str, repo_digests: &[String]) -> Option<String> {
+    let without_tag = match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => image,
+    };
+    let repository = image.split_once('@').map_or(without_tag, |(repo, _)| repo);
+    repo_digests.iter().find(|d| d.split_once('@').is_some_and(|(repo, _)| repo == repository)).cloned()
 }
 
 /// The options of `deploy`'s own arguments that choose the account, region,
@@ -78,6 +105,21 @@ fn global_args(deploy_args: &[String]) -> Vec<String> {
     out
 }
 
+/// The value of `--name VALUE` or `--name=VALUE` among `deploy`'s arguments.
+fn option_value(deploy_args: &[String], name: &str) -> Option<String> {
+    let global = global_args(deploy_args);
+    let mut args = global.iter();
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next().cloned();
+        }
+        if let Some(v) = a.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let artifacts = build::run(&args.build)?;
     let mut deploy = Command::new(artifacts.bin_dir.join("deploy"));
@@ -85,7 +127,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     match (&args.image, !args.no_image_build && docker_available()) {
         (Some(image), true) => {
             // The same credentials as `deploy` for the registry.
-            let profile = args.deploy_args.iter().position(|a| a == "--profile").and_then(|i| args.deploy_args.get(i + 1));
+            let profile = option_value(&args.deploy_args, "--profile");
             // The repository before the push: its own stack, or the old
             // system's, adopted (`deploy repository`). Another registry's
             // repository is not ours to make.
@@ -93,8 +135,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 let mut repository = Command::new(artifacts.bin_dir.join("deploy"));
                 run_checked(repository.args(global_args(&args.deploy_args)).arg("repository").current_dir(crate::root()))?;
             }
-            build_and_push(image, &args.build.arch, profile.map(String::as_str))?;
-            deploy.args(["--image", image]);
+            build_and_push(image, &args.build.arch, profile.as_deref())?;
+            let pinned = pushed_digest(image)?;
+            eprintln!("pushed {image} as {pinned}");
+            deploy.args(["--image", &pinned]);
         }
         (Some(image), false) => {
             let why = if args.no_image_build { "--no-image-build" } else { "Docker is not available here" };
@@ -112,6 +156,24 @@ mod tests {
     fn the_repository_step_gets_the_account_and_stage_options_and_nothing_else() {
         let given: Vec<String> = ["--yes", "--profile", "prod", "--stage=staging", "--json", "status", "--region", "eu-west-1"].map(String::from).to_vec();
         assert_eq!(super::global_args(&given), ["--profile", "prod", "--stage=staging", "--region", "eu-west-1"]);
+        assert_eq!(super::option_value(&given, "--profile").as_deref(), Some("prod"));
+        assert_eq!(super::option_value(&["--profile=dev".to_owned()], "--profile").as_deref(), Some("dev"), "the = form too (docker login uses it)");
+        assert_eq!(super::option_value(&given, "--config"), None);
+    }
+
+    #[test]
+    fn the_pushed_image_is_named_by_its_own_repository_s_digest() {
+        let digests = ["ghcr.io/acme/solver@sha256:aaa".to_owned(), "123456789012.dkr.ecr.eu-west-1.amazonaws.com/solver-worker@sha256:bbb".to_owned()];
+        let ecr = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/solver-worker";
+        assert_eq!(super::by_digest(&format!("{ecr}:v1"), &digests), Some(format!("{ecr}@sha256:bbb")));
+        assert_eq!(super::by_digest(ecr, &digests), Some(format!("{ecr}@sha256:bbb")), "no tag");
+        assert_eq!(
+            super::by_digest("localhost:5000/solver:v1", &["localhost:5000/solver@sha256:ccc".to_owned()]).as_deref(),
+            Some("localhost:5000/solver@sha256:ccc"),
+            "a registry port is not a tag"
+        );
+        assert_eq!(super::by_digest("localhost:5000/solver", &["localhost:5000/solver@sha256:ccc".to_owned()]).as_deref(), Some("localhost:5000/solver@sha256:ccc"));
+        assert_eq!(super::by_digest("other/repo:v1", &digests), None);
     }
 
     #[test]
