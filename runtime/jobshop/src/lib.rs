@@ -50,8 +50,20 @@ pub struct Hooks<'a> {
     pub on_checkpoint: Option<(&'a (dyn Fn(JobShopResult) + Sync), Duration)>,
 }
 
+/// One search thread's first `steps` iterations from the dispatching
+/// rule's schedule, alone: fixed work, for `benches/search_speed.rs` to
+/// time (no clock, no threads). Returns the best makespan it found.
+#[doc(hidden)]
+pub fn search_steps(problem: &JobShop, steps: u64, seed: u64) -> i64 {
+    let graph = tabu::Graph::new(problem);
+    let mut search = tabu::Search::new(&graph, graph.sequences(&construct::dispatch(problem, None)), seed);
+    let mut best = i64::MAX;
+    search.run(steps, 0, &mut || true, &mut |found| best = best.min(found.makespan));
+    best
+}
+
 /// Iterations per epoch, scaled so that an epoch takes a few tens of
-/// milliseconds whatever the size (an iteration costs O(operations)).
+/// milliseconds whatever the size (an iteration costs up to O(operations)).
 fn epoch_steps(operations: usize) -> u64 {
     (2_000_000 / operations.max(1) as u64).clamp(200, 50_000)
 }

@@ -318,19 +318,41 @@ impl<'a> Search<'a> {
                 return !self.path.iter().all(|&o| self.inst.alternatives[o].len() == 1);
             }
         }
-        self.scored.sort_unstable();
         let tenure = self.tenure.0 + self.rng.below((self.tenure.1 - self.tenure.0 + 1) as usize) as u64;
-        for k in 0..self.scored.len() {
+        // The best first; the rest are sorted only in the rare case that
+        // it closes a cycle (the acyclicity tests are sufficient only).
+        if let Some(k) = (0..self.scored.len()).min_by_key(|&k| self.scored[k]) {
             let mv = self.scored[k].2;
-            self.record(mv, self.iter + tenure);
-            let undo = self.apply(mv);
-            if self.st.retime(&self.inst.g) {
+            if self.try_move(mv, tenure) {
                 return true;
             }
-            self.undo(mv, undo); // the acyclicity tests are sufficient only
+            self.scored.swap_remove(k);
         }
-        assert!(self.st.retime(&self.inst.g), "the current schedule is acyclic");
+        self.scored.sort_unstable();
+        for k in 0..self.scored.len() {
+            if self.try_move(self.scored[k].2, tenure) {
+                return true;
+            }
+        }
         true
+    }
+
+    /// Applies `mv` and re-times: a move within a machine incrementally,
+    /// a reassignment in full. A move that closes a cycle is undone.
+    fn try_move(&mut self, mv: FlexMove, tenure: u64) -> bool {
+        let g = &self.inst.g;
+        self.record(mv, self.iter + tenure);
+        let undo = self.apply(mv);
+        let timed = match mv {
+            FlexMove::Sequence(m) => self.st.retime_move(g, m),
+            FlexMove::Reassign { .. } => self.st.retime(g),
+        };
+        if !timed {
+            self.undo(mv, undo);
+            // A failed timing leaves the machine links and order stale.
+            assert!(self.st.retime(&self.inst.g), "undoing a move restores a schedule");
+        }
+        timed
     }
 
     /// Back to the trajectory's best, shaken by `kicks` random moves.
