@@ -125,6 +125,11 @@ def run_cpsat(path, limit, threads, seed):
 # held out.
 TUNING = {"ft10", "la21", "ta41", "dmu41", "swv03"}
 
+# Tuned on later (the incremental timing's and the threads' exchange, on
+# 2026-12-03), after the held-out sample was fixed: kept out of this set so
+# that the sample stays what it was, and disjoint from it (checked below).
+TUNED_LATER = {"dmu45", "dmu53", "dmu57", "dmu63", "dmu69", "dmu73", "swv13", "ta29", "ta39"}
+
 
 def held_out(names):
     """The job-shop sample of issue 14, chosen by rule before any run: the
@@ -174,13 +179,16 @@ def main():
     parser.add_argument("--render", help="write the table from figures saved with --json instead of running")
     chosen.add_argument("--held-out", action="store_true", help="issue 14's job-shop sample (see held_out) instead of --instances")
     parser.add_argument("--no-cpsat", action="store_true", help="the built-in solver only (for long runs)")
+    parser.add_argument("--cpsat-from", help="CP-SAT's figures from an earlier --json run of the same instances, limit and threads, instead of running it again")
     args = parser.parse_args()
+    earlier = {r["name"]: r for r in json.loads(Path(args.cpsat_from).read_text())} if args.cpsat_from else None
 
     data = Path(args.data)
     bounds = {b["name"]: b for b in json.loads((data / "bounds.json").read_text())}
     names = sorted(bounds)
     if args.held_out:
         names = held_out(names)
+        assert not TUNED_LATER & set(names), "the held-out sample was tuned on"
     elif args.instances:
         wanted = args.instances.split(",")
         names = [n for n in names if n in wanted or family(n) in wanted]
@@ -193,7 +201,14 @@ def main():
         path = data / "instances" / name
         ub = bounds[name]["upper_bound"]
         ours = run_builtin(args.solve, path, args.time_limit, args.threads, args.seed)
-        theirs = {"makespan": None, "lower_bound": None, "trace": []} if args.no_cpsat else run_cpsat(path, args.time_limit, args.threads, args.seed)
+        if earlier is not None:
+            if name not in earlier:
+                sys.exit(f"{args.cpsat_from} has no figures for {name}")
+            theirs = {k: earlier[name]["cpsat"][k] for k in ("makespan", "lower_bound", "trace")}
+        elif args.no_cpsat:
+            theirs = {"makespan": None, "lower_bound": None, "trace": []}
+        else:
+            theirs = run_cpsat(path, args.time_limit, args.threads, args.seed)
         row = {"name": name, "family": family(name), "upper_bound": ub, "builtin": ours, "cpsat": theirs}
         for key in ("builtin", "cpsat"):
             r = row[key]
@@ -218,7 +233,13 @@ def main():
         title,
         "",
         f"Run on {datetime.date.today()}: {os.cpu_count()} cores ({cpu}), built-in solver (seed {args.seed}) "
-        + (f"against OR-Tools CP-SAT {ortools_version} (`num_workers` {args.threads}), one after the other. " if cpsat_ran else "alone (CP-SAT not run). ")
+        + (
+            f"against OR-Tools CP-SAT {ortools_version} (`num_workers` {args.threads}), its figures from an earlier run on this machine ({Path(args.cpsat_from).name}). "
+            if earlier is not None
+            else f"against OR-Tools CP-SAT {ortools_version} (`num_workers` {args.threads}), one after the other. "
+            if cpsat_ran
+            else "alone (CP-SAT not run). "
+        )
         + f"Gap: (makespan − best known) / best known. Reached: instances where the best known makespan was "
         f"matched, and the mean time it took.",
         "",

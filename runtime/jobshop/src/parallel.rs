@@ -1,7 +1,8 @@
 //! The threads of one solve, for either problem's search: each thread runs
 //! its own search in epochs of a fixed number of iterations, and the
-//! threads meet between epochs. A search that has stalled continues from
-//! the best schedule of all. Which schedule each thread sees therefore
+//! threads meet between epochs. A search that has stalled is handed the
+//! best schedule of all (the job-shop search takes it into its elite pool,
+//! the flexible one restarts from it). Which schedule each thread sees therefore
 //! depends only on the seed and the thread count, not on timing: two runs
 //! with the same seed and threads follow the same path, and the time limit
 //! only decides where it is cut.
@@ -22,7 +23,7 @@ pub(crate) trait Walk {
     fn run(&mut self, steps: u64, lower_bound: i64, keep_going: &mut dyn FnMut() -> bool, improved: &mut dyn FnMut(i64)) -> bool;
     /// Whether it has gone long without a new best of its own.
     fn stalled(&self) -> bool;
-    /// Continues from a better solution of another thread.
+    /// Takes a better solution of another thread (to continue from it, or to relink toward it).
     fn adopt(&mut self, solution: &Self::Solution);
 }
 
