@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p jobshop --bench search_speed` (release profile); leave
 //! the machine otherwise idle. The instances are from the tuning side of
-//! BENCHMARKS.md's split, across sizes: 20x15 to 50x20.
+//! BENCHMARKS.md's split, across sizes: 15x10 to 50x15.
 
 use std::time::Instant;
 
