@@ -13,7 +13,8 @@ reported. Of the others, `--per-family` instances per family: with
 by difficulty and turned out easy; with `--sample largest` the family's
 held-out instances with the most operations (ties by name), its hard end. Prints a markdown table: per
 family the mean gap to the best known upper bound of each solver, and on how
-many instances ours is better or equal; `--json` writes the raw figures.
+many instances ours is better or equal; `--json` writes the raw figures;
+`--cpsat-from FILE` reuses CP-SAT's figures from an earlier run's file.
 Run it through `bench/run --fjsp`, which builds `solve` and provides ortools.
 """
 
@@ -128,13 +129,22 @@ def main():
     ap.add_argument("--sample", choices=["spaced", "largest"], default="spaced")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--render", type=Path, help="print the tables from figures saved with --json instead of running")
+    ap.add_argument("--cpsat-from", type=Path, help="CP-SAT's figures from an earlier --json run of the same instances and limit, instead of running it")
     a = ap.parse_args()
+    if a.render and a.cpsat_from:
+        ap.error("--render prints saved figures; --cpsat-from is for a run")
+    earlier = {r["name"]: r["cpsat"] for r in json.loads(a.cpsat_from.read_text())} if a.cpsat_from else None
     bounds = {b["name"]: b for b in json.loads((a.data / "bounds.json").read_text())}
     rows = json.loads(a.render.read_text()) if a.render else []
     for name in [] if a.render else sample(list(bounds), a.per_family, a.sample, a.data / "instances"):
         path = a.data / "instances" / name
         ours = run_builtin(a.solve, path, a.time_limit, a.threads)
-        cpsat = run_cpsat(path, a.time_limit, a.threads)
+        if earlier is None:
+            cpsat = run_cpsat(path, a.time_limit, a.threads)
+        elif name in earlier:
+            cpsat = earlier[name]
+        else:
+            sys.exit(f"{a.cpsat_from} has no CP-SAT figures for {name}: run without --cpsat-from")
         ub = bounds[name]["upper_bound"]
         rows.append({"name": name, "upper_bound": ub, "builtin": ours, "cpsat": cpsat})
         print(f"{name}: ours {ours['makespan']} cp-sat {cpsat['makespan']} best known {ub}", file=sys.stderr, flush=True)
