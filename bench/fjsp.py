@@ -138,13 +138,10 @@ def main():
     rows = json.loads(a.render.read_text()) if a.render else []
     for name in [] if a.render else sample(list(bounds), a.per_family, a.sample, a.data / "instances"):
         path = a.data / "instances" / name
-        ours = run_builtin(a.solve, path, a.time_limit, a.threads)
-        if earlier is None:
-            cpsat = run_cpsat(path, a.time_limit, a.threads)
-        elif name in earlier:
-            cpsat = earlier[name]
-        else:
+        if earlier is not None and name not in earlier:
             sys.exit(f"{a.cpsat_from} has no CP-SAT figures for {name}: run without --cpsat-from")
+        ours = run_builtin(a.solve, path, a.time_limit, a.threads)
+        cpsat = run_cpsat(path, a.time_limit, a.threads) if earlier is None else earlier[name]
         ub = bounds[name]["upper_bound"]
         rows.append({"name": name, "upper_bound": ub, "builtin": ours, "cpsat": cpsat})
         print(f"{name}: ours {ours['makespan']} cp-sat {cpsat['makespan']} best known {ub}", file=sys.stderr, flush=True)
