@@ -196,14 +196,16 @@ def main():
         if missing:
             sys.exit(f"unknown instance or family: {', '.join(missing)} (see {data / 'bounds.json'})")
 
+    if earlier is not None and not args.render:
+        absent = [n for n in names if n not in earlier]
+        if absent:
+            sys.exit(f"{args.cpsat_from} has no figures for {', '.join(absent)}")
     rows = json.loads(Path(args.render).read_text()) if args.render else []
     for name in [] if args.render else names:
         path = data / "instances" / name
         ub = bounds[name]["upper_bound"]
         ours = run_builtin(args.solve, path, args.time_limit, args.threads, args.seed)
         if earlier is not None:
-            if name not in earlier:
-                sys.exit(f"{args.cpsat_from} has no figures for {name}")
             theirs = {k: earlier[name]["cpsat"][k] for k in ("makespan", "lower_bound", "trace")}
         elif args.no_cpsat:
             theirs = {"makespan": None, "lower_bound": None, "trace": []}
