@@ -648,7 +648,8 @@ impl<'a> Search<'a> {
         // and on the nine other tuning instances at 10 s (1.22% against
         // 1.28%, seeds 1-3), but took ft10 (100 operations) past 2 s on one
         // seed of eight: hence the ramp. A tenure of sqrt(n) with it was
-        // worse at 10 s (1.42%).
+        // worse at 10 s (1.42%). On the held-out sample the ramp moved the
+        // mean within noise (BENCHMARKS.md, 2026-12-04).
         let base = ((n as f64).sqrt() * 0.75).round().max(4.0) as u64;
         Self {
             g,

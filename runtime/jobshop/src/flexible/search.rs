@@ -154,7 +154,7 @@ impl<'a> Search<'a> {
         // The job-shop search's tenure and patience (see `tabu::Search`),
         // the tenure counted over alternatives: with many machines per
         // operation, a short tenure lets an operation shuttle between two.
-        // The job-shop search's newer values (about 0.75 sqrt and 40n) were
+        // The job-shop search's values of 2026-12-03 (0.75 sqrt and 40n) were
         // tried here: on the Barnes tuning instances over seeds 1-5 at 20 s
         // better (mt10c1 at 927 on 5 of 5 seeds against 4 of 5), on the
         // whole FJSP tuning sample at 10 s 0.06 points worse, and on the
