@@ -586,7 +586,7 @@ pub(crate) fn relink_sequences(g: &Graph, st: &mut State, to: &[Vec<usize>], mut
 /// Iterations without a gain before a trajectory restarts (see
 /// [`Search::new`]): 40n up to 100 operations, 80n from 400, linear between.
 fn stall_iterations(n: u64) -> u64 {
-    let per_operation = 40 + 40 * n.clamp(100, 400).saturating_sub(100) / 300;
+    let per_operation = 40 + 40 * (n.clamp(100, 400) - 100) / 300;
     (per_operation * n).max(4_000)
 }
 
