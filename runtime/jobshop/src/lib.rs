@@ -7,6 +7,7 @@ mod bound;
 mod construct;
 mod elite;
 pub mod flexible;
+mod mirror;
 mod parallel;
 mod rng;
 mod schedule;
@@ -72,9 +73,10 @@ fn epoch_steps(operations: usize) -> u64 {
 /// `on_improve` for each better schedule. Always returns a valid schedule.
 ///
 /// A dispatching rule gives the first schedule at once; then one tabu search
-/// per thread improves it, the threads meeting between epochs
-/// (see `parallel`): two runs with the same seed and threads follow the
-/// same path, and the time limit only decides where it is cut.
+/// per thread improves it, every second thread on the mirrored instance
+/// (see `mirror`), the threads meeting between epochs (see `parallel`):
+/// two runs with the same seed and threads follow the same path, and the
+/// time limit only decides where it is cut.
 pub fn solve(problem: &JobShop, params: &Params, stop: &AtomicBool, on_improve: &(dyn Fn(Improvement) + Sync)) -> JobShopResult {
     solve_from(problem, params, None, stop, &Hooks { on_improve, on_checkpoint: None })
 }
@@ -95,10 +97,17 @@ pub fn solve_from(problem: &JobShop, params: &Params, initial: Option<&JobShopRe
         let schedule = graph.schedule(seq);
         result(schedule.makespan(), lb, schedule.to_result_schedule(problem), started)
     };
+    let mirrored = mirror::mirror(problem);
+    let mirror_graph = tabu::Graph::new(&mirrored);
     let start = |t: usize| {
         let seed = params.seed.wrapping_add(t as u64);
-        let from = if t == 0 { first.clone() } else { construct::dispatch(problem, Some(&mut rng::Rng::new(seed ^ 0x5EED))) };
-        tabu::Search::new(&graph, graph.sequences(&from), seed)
+        let mut rng = rng::Rng::new(seed ^ 0x5EED);
+        if t % 2 == 1 {
+            let from = construct::dispatch(&mirrored, Some(&mut rng));
+            return mirror::Oriented::mirrored(problem, tabu::Search::new(&mirror_graph, mirror_graph.sequences(&from), seed));
+        }
+        let from = if t == 0 { first.clone() } else { construct::dispatch(problem, Some(&mut rng)) };
+        mirror::Oriented::forward(tabu::Search::new(&graph, graph.sequences(&from), seed))
     };
     let best = run_race(params, lb, first.makespan(), graph.operations(), stop, hooks, started, &result_of, &start);
     result_of(&best)
