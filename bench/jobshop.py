@@ -282,9 +282,22 @@ def main():
 
     output = Path(args.output)
     text = output.read_text() if output.exists() else "# Benchmarks\n\nWritten by `bench/run`; see bench/jobshop.py for how.\n\n"
-    # Replace this configuration's previous section, keep the others.
+    # Replace this configuration's previous section, keep the others, and
+    # keep its hand-written prose: what stands between the heading and the
+    # "Run on" line (how the sample was chosen) and after the table.
     pattern = re.compile(re.escape(title.rsplit(",", 1)[0]) + r", \d+ " + re.escape(kind) + r"\n.*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+
+    def keep_prose(previous):
+        before = re.search(r"\n\n(.*?\n)\nRun on ", previous.group(0), re.S)
+        after = previous.group(0).split("</details>\n", 1)
+        new = section.rstrip("\n") + "\n"
+        if before:
+            new = new.replace("\n\nRun on ", "\n\n" + before.group(1) + "\nRun on ", 1)
+        if len(after) == 2 and after[1].strip():
+            new += after[1].rstrip("\n") + "\n"
+        return new
+
+    text = pattern.sub(keep_prose, text, count=1) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     output.write_text(text)
     if args.json:
         # One instance per line: readable in a diff without a line per number.
