@@ -6,10 +6,10 @@
 //! Why: the tabu search is not symmetric in time. Its schedules are
 //! left-justified and it follows the first critical path from the start,
 //! so on the mirror it takes other paths through the same space. On the
-//! hard DMU tuning instances at 20 s (2 threads, seeds 1-2) one direction
-//! was better than the other on both seeds of six of seven instances, by
-//! 0.5-1%, and which one depended on the instance; a second thread that
-//! searches the mirror covers both.
+//! seven hard DMU tuning instances at 20 s (2 threads, seeds 1-2), one
+//! direction was better on both seeds of four of them, by 0.4-1.1%: the
+//! mirror on two, the original on two. A second thread that searches the
+//! mirror covers both.
 
 use crate::parallel::Walk;
 use crate::tabu::Search;
