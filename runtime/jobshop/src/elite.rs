@@ -76,6 +76,11 @@ impl<S: Clone> Elite<S> {
         self.members.len()
     }
 
+    #[cfg(test)]
+    pub(crate) fn members(&self) -> impl Iterator<Item = &S> {
+        self.members.iter().map(|m| &m.1)
+    }
+
     /// Keeps `s` when it adds quality or diversity. A schedule closer than
     /// `near` to a member competes with that member only, so two near
     /// copies never crowd out a different schedule; otherwise it takes a

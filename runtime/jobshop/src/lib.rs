@@ -73,7 +73,8 @@ fn epoch_steps(operations: usize) -> u64 {
 /// `on_improve` for each better schedule. Always returns a valid schedule.
 ///
 /// A dispatching rule gives the first schedule at once; then one tabu search
-/// per thread improves it, every second thread on the mirrored instance
+/// per thread improves it, its trajectories alternating between the
+/// instance and its mirror, every second thread beginning on the mirror
 /// (see `mirror`), the threads meeting between epochs (see `parallel`):
 /// two runs with the same seed and threads follow the same path, and the
 /// time limit only decides where it is cut.
@@ -102,12 +103,15 @@ pub fn solve_from(problem: &JobShop, params: &Params, initial: Option<&JobShopRe
     let start = |t: usize| {
         let seed = params.seed.wrapping_add(t as u64);
         let mut rng = rng::Rng::new(seed ^ 0x5EED);
+        // Each search's trajectories alternate between the two sides; every
+        // second thread begins on the mirror.
         if t % 2 == 1 {
             let from = construct::dispatch(&mirrored, Some(&mut rng));
-            return mirror::Oriented::mirrored(problem, tabu::Search::new(&mirror_graph, mirror_graph.sequences(&from), seed));
+            let search = tabu::Search::new(&mirror_graph, mirror_graph.sequences(&from), seed).with_mirror(&graph);
+            return mirror::Oriented::mirrored(search, mirror::twins_of(&graph));
         }
         let from = if t == 0 { first.clone() } else { construct::dispatch(problem, Some(&mut rng)) };
-        mirror::Oriented::forward(tabu::Search::new(&graph, graph.sequences(&from), seed))
+        mirror::Oriented::forward(tabu::Search::new(&graph, graph.sequences(&from), seed).with_mirror(&mirror_graph))
     };
     let best = run_race(params, lb, first.makespan(), graph.operations(), stop, hooks, started, &result_of, &start);
     result_of(&best)

@@ -8,11 +8,12 @@
 //! so on the mirror it takes other paths through the same space. On the
 //! seven hard DMU tuning instances at 20 s (2 threads, seeds 1-2), one
 //! direction was better on both seeds of four of them, by 0.4-1.1%: the
-//! mirror on two, the original on two. A second thread that searches the
-//! mirror covers both.
+//! mirror on two, the original on two. A second thread that begins on
+//! the mirror covers both from the start, and each search's trajectories
+//! alternate between the sides (see `tabu::Search::with_mirror`).
 
 use crate::parallel::Walk;
-use crate::tabu::Search;
+use crate::tabu::{Graph, Search};
 use job_model::JobShop;
 
 /// `p` with every job's operations in reverse order.
@@ -20,21 +21,21 @@ pub(crate) fn mirror(p: &JobShop) -> JobShop {
     JobShop { machines: p.machines, jobs: p.jobs.iter().map(|ops| ops.iter().rev().copied().collect()).collect() }
 }
 
-/// Operation `o` of the original is operation `twin[o]` of the mirror, and
-/// the other way round (operations numbered job after job).
-fn twins(p: &JobShop) -> Vec<usize> {
-    let mut twin = Vec::with_capacity(p.operation_count());
-    let mut first = 0;
-    for ops in &p.jobs {
-        twin.extend((0..ops.len()).map(|k| first + ops.len() - 1 - k));
-        first += ops.len();
+/// Operation `o` of `g`'s instance is operation `twin[o]` of its mirror,
+/// and the other way round (operations numbered job after job).
+pub(crate) fn twins_of(g: &Graph) -> Vec<usize> {
+    let n = g.operations();
+    let mut twin = Vec::with_capacity(n);
+    for j in 0..g.jobs() {
+        let (first, end) = (g.first_of_job[j], g.first_of_job.get(j + 1).copied().unwrap_or(n));
+        twin.extend((first..end).rev());
     }
     twin
 }
 
 /// Machine sequences of one problem as the other's: each reversed, each
 /// operation its twin. Its own inverse.
-fn reflect(seq: &[Vec<usize>], twin: &[usize]) -> Vec<Vec<usize>> {
+pub(crate) fn reflect(seq: &[Vec<usize>], twin: &[usize]) -> Vec<Vec<usize>> {
     seq.iter().map(|s| s.iter().rev().map(|&o| twin[o]).collect()).collect()
 }
 
@@ -55,9 +56,8 @@ impl<'a> Oriented<'a> {
         Self { search, twin: None, best }
     }
 
-    /// `search` runs on `mirror(original)`.
-    pub(crate) fn mirrored(original: &JobShop, search: Search<'a>) -> Self {
-        let twin = twins(original);
+    /// `search` runs on the mirror; `twin` from [`twins_of`].
+    pub(crate) fn mirrored(search: Search<'a>, twin: Vec<usize>) -> Self {
         let best = (search.best_makespan(), reflect(search.best_solution(), &twin));
         Self { search, twin: Some(twin), best }
     }
@@ -100,7 +100,6 @@ impl Walk for Oriented<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tabu::Graph;
     use job_model::Operation;
 
     fn instance() -> JobShop {
@@ -113,7 +112,7 @@ mod tests {
         let p = instance();
         let m = mirror(&p);
         let (gp, gm) = (Graph::new(&p), Graph::new(&m));
-        let twin = twins(&p);
+        let twin = twins_of(&gp);
         for seed in 1..20 {
             let mut rng = crate::rng::Rng::new(seed);
             let of_mirror = gm.sequences(&crate::construct::dispatch(&m, Some(&mut rng)));
@@ -131,7 +130,7 @@ mod tests {
         let (gp, gm) = (Graph::new(&p), Graph::new(&m));
         let start = gm.sequences(&crate::construct::dispatch(&m, None));
         let first = gm.schedule(&start).makespan;
-        let mut walk = Oriented::mirrored(&p, Search::new(&gm, start, 3));
+        let mut walk = Oriented::mirrored(Search::new(&gm, start, 3), twins_of(&gp));
         assert_eq!(walk.best_makespan(), first);
         walk.run(2_000, 0, &mut || true, &mut |_| {});
         let seq = walk.best_solution().clone();
