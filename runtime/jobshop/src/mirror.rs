@@ -145,8 +145,8 @@ mod tests {
             solver: job_model::SolverInfo { name: "test".into(), elapsed_s: 0.0 },
         };
         assert_eq!(job_model::check_schedule(&p, &result), Ok(()));
-        // A schedule of the original goes into the mirror's pool reflected;
-        // a wrong reflection would be cyclic there and fail its timing.
+        // The original's schedule goes into the mirror's pool reflected,
+        // where `adopt` times it and panics on a cycle.
         walk.adopt(&seq);
     }
 }
