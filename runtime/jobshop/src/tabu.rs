@@ -613,7 +613,6 @@ pub struct Search<'a> {
     /// The mirrored instance's graph and each operation's twin there (see
     /// `crate::mirror`), when trajectories alternate between the two.
     mirror: Option<(&'a Graph, Vec<usize>)>,
-    mirrored: bool,
     /// Trajectories spent so far.
     trajectories: u64,
     rng: Rng,
@@ -663,7 +662,6 @@ impl<'a> Search<'a> {
             g,
             cur: g,
             mirror: None,
-            mirrored: false,
             trajectories: 0,
             rng: Rng::new(seed),
             st,
@@ -702,10 +700,15 @@ impl<'a> Search<'a> {
     /// Sequences between `g`'s side and the current trajectory's: reflected
     /// while it runs on the mirror, either way (reflection is its own inverse).
     fn across(&self, seq: &[Vec<usize>]) -> Vec<Vec<usize>> {
-        match (&self.mirror, self.mirrored) {
+        match (&self.mirror, self.mirrored()) {
             (Some((_, twin)), true) => crate::mirror::reflect(seq, twin),
             _ => seq.to_vec(),
         }
+    }
+
+    /// Whether the current trajectory runs on the mirror.
+    fn mirrored(&self) -> bool {
+        !std::ptr::eq(self.cur, self.g)
     }
 
     /// Iterations without progress on its trajectory.
@@ -816,8 +819,7 @@ impl<'a> Search<'a> {
                 let seq = self.relink(&from, &to, left);
                 // Relinked on `g`'s side, run on the side of its turn.
                 if let Some((mirror, _)) = self.mirror {
-                    self.mirrored = self.trajectories % 2 == 1;
-                    self.cur = if self.mirrored { mirror } else { self.g };
+                    self.cur = if self.trajectories % 2 == 1 { mirror } else { self.g };
                 }
                 let seq = self.across(&seq);
                 self.restart_from(seq);
@@ -1110,7 +1112,7 @@ mod tests {
                 assert!(of_original(&f.seq, f.makespan), "a reported best is the original's");
                 reported += 1;
             });
-            if search.mirrored {
+            if search.mirrored() {
                 // On the mirror's side, its machines; reflected, the original's.
                 seen_mirrored += 1;
                 assert!(search.st.seq.iter().enumerate().all(|(k, s)| s.iter().all(|&o| gm.machine[o] == k)));
