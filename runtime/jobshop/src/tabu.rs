@@ -271,15 +271,17 @@ impl State {
         }
         let n = g.operations();
         let (lb, ub) = (lb.min(ub), lb.max(ub));
-        for k in lb..n {
-            let o = self.order[k];
-            let (jp, mp) = (g.job_prev[o], self.prev[o]);
-            self.head[o] = if jp == NONE { 0 } else { self.head[jp] + self.dur[jp] }.max(if mp == NONE { 0 } else { self.head[mp] + self.dur[mp] });
+        // Borrowed apart so that the loops keep them in registers rather
+        // than reloading them through `self` at every operation.
+        let (order, dur, head, rest) = (&self.order, &self.dur, &mut self.head, &mut self.rest);
+        let (prev, next) = (&self.prev, &self.next);
+        for &o in &order[lb..n] {
+            let (jp, mp) = (g.job_prev[o], prev[o]);
+            head[o] = if jp == NONE { 0 } else { head[jp] + dur[jp] }.max(if mp == NONE { 0 } else { head[mp] + dur[mp] });
         }
-        for k in (0..=ub).rev() {
-            let o = self.order[k];
-            let (jn, mn) = (g.job_next[o], self.next[o]);
-            self.rest[o] = self.dur[o] + if jn == NONE { 0 } else { self.rest[jn] }.max(if mn == NONE { 0 } else { self.rest[mn] });
+        for &o in order[..=ub].iter().rev() {
+            let (jn, mn) = (g.job_next[o], next[o]);
+            rest[o] = dur[o] + if jn == NONE { 0 } else { rest[jn] }.max(if mn == NONE { 0 } else { rest[mn] });
         }
         self.makespan = (0..g.jobs()).map(|j| g.first_of_job[j]).map(|o| self.rest[o] + self.head[o]).max().unwrap_or(0);
         true
@@ -854,29 +856,39 @@ impl<'a> Search<'a> {
         if self.moves.is_empty() {
             return false;
         }
+        // The winner is the least estimate among the allowed moves, ties
+        // broken at random; whether a move is tabu is asked only of those
+        // that could still win (the check costs as much as a tenth of the
+        // search on large instances).
         self.scored.clear();
+        let mut pick: Option<(i64, u64, Move)> = None;
         for &mv in &self.moves {
-            if let Some(estimate) = self.st.estimate(g, mv, &mut self.segment, &mut self.heads) {
-                let tabu = self.tabu.forbids(g, &self.st, mv, self.iter);
-                // Aspiration: a tabu move that would beat the best is allowed.
-                if !tabu || estimate < self.best.makespan {
-                    self.scored.push((estimate, self.rng.next_u64(), mv));
-                }
+            let Some(estimate) = self.st.estimate(g, mv, &mut self.segment, &mut self.heads) else { continue };
+            self.scored.push((estimate, 0, mv));
+            if pick.is_some_and(|p| estimate > p.0) {
+                continue;
+            }
+            // Aspiration: a tabu move that would beat the best is allowed.
+            if estimate >= self.best.makespan && self.tabu.forbids(g, &self.st, mv, self.iter) {
+                continue;
+            }
+            let tie = self.rng.next_u64();
+            if pick.is_none_or(|p| (estimate, tie) < (p.0, p.1)) {
+                pick = Some((estimate, tie, mv));
             }
         }
-        if self.scored.is_empty() {
+        if pick.is_none() {
             // Everything is tabu: take any feasible move, as TSAB does.
-            for &mv in &self.moves {
-                if self.st.estimate(g, mv, &mut self.segment, &mut self.heads).is_some() {
-                    self.scored.push((0, self.rng.next_u64(), mv));
-                }
+            for k in 0..self.scored.len() {
+                self.scored[k].0 = 0;
+                self.scored[k].1 = self.rng.next_u64();
             }
+            pick = self.scored.iter().copied().min();
         }
         let tenure = self.tenure.0 + self.rng.below((self.tenure.1 - self.tenure.0 + 1) as usize) as u64;
-        // The best first; the rest are sorted only in the rare case that
-        // it closes a cycle (zero durations).
-        if let Some(k) = (0..self.scored.len()).min_by_key(|&k| self.scored[k]) {
-            let mv = self.scored[k].2;
+        // The pick first; in the rare case that it closes a cycle (zero
+        // durations) the other feasible moves follow, least estimate first.
+        if let Some((_, _, mv)) = pick {
             self.tabu.record(g, &self.st, mv, self.iter + tenure);
             self.st.apply(mv);
             if self.st.retime_move(g, mv) {
@@ -885,7 +897,7 @@ impl<'a> Search<'a> {
             self.st.undo(mv);
             // A failed incremental timing leaves the machine links stale.
             assert!(self.st.retime(g), "undoing a move restores a schedule");
-            self.scored.swap_remove(k);
+            self.scored.retain(|s| s.2 != mv);
         }
         self.scored.sort_unstable();
         for k in 0..self.scored.len() {
