@@ -879,9 +879,8 @@ impl<'a> Search<'a> {
         }
         if pick.is_none() {
             // Everything is tabu: take any feasible move, as TSAB does.
-            for k in 0..self.scored.len() {
-                self.scored[k].0 = 0;
-                self.scored[k].1 = self.rng.next_u64();
+            for s in &mut self.scored {
+                *s = (0, self.rng.next_u64(), s.2);
             }
             pick = self.scored.iter().copied().min();
         }
