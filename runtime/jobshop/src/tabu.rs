@@ -886,8 +886,9 @@ impl<'a> Search<'a> {
         }
         let tenure = self.tenure.0 + self.rng.below((self.tenure.1 - self.tenure.0 + 1) as usize) as u64;
         // The pick first; in the rare case that it closes a cycle (zero
-        // durations) the other feasible moves follow, least estimate first,
-        // tabu or not: any schedule beats stopping.
+        // durations) the other feasible moves follow, least estimate first
+        // (in random order when all were tabu: the fallback above dropped
+        // the estimates), tabu or not: any schedule beats stopping.
         if let Some((_, _, mv)) = pick {
             self.tabu.record(g, &self.st, mv, self.iter + tenure);
             self.st.apply(mv);
