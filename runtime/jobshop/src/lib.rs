@@ -3,6 +3,7 @@
 //! the best schedule so far.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod block_estimates;
 mod bound;
 mod construct;
 mod elite;

@@ -16,6 +16,7 @@
 //! instances, so spent trajectories feed an elite pool and new ones start
 //! between two elite schedules (path relinking, Peng, Lü & Cheng 2015).
 
+use crate::block_estimates::BlockEstimates;
 use crate::elite::{ELITE, Elite, Patience, hard_kicks, relink_left};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
@@ -450,7 +451,7 @@ pub(crate) struct Move {
 
 impl Move {
     /// Swapping neighbours either way round is one move.
-    fn canonical(m: usize, from: usize, to: usize) -> Self {
+    pub(crate) fn canonical(m: usize, from: usize, to: usize) -> Self {
         if from.abs_diff(to) == 1 { Self { m, from: from.min(to), to: from.max(to) } } else { Self { m, from, to } }
     }
 }
@@ -633,6 +634,8 @@ pub struct Search<'a> {
     blocks: Vec<(usize, usize, usize)>,
     path: Vec<usize>,
     moves: Vec<Move>,
+    listed: Vec<(Move, Option<i64>)>,
+    sweeps: BlockEstimates,
     scored: Vec<(i64, u64, Move)>,
     segment: Vec<usize>,
     heads: Vec<i64>,
@@ -680,6 +683,8 @@ impl<'a> Search<'a> {
             blocks: Vec::new(),
             path: Vec::new(),
             moves: Vec::new(),
+            listed: Vec::new(),
+            sweeps: BlockEstimates::default(),
             scored: Vec::new(),
             segment: Vec::new(),
             heads: Vec::new(),
@@ -852,8 +857,8 @@ impl<'a> Search<'a> {
         self.iter += 1;
         self.since_best += 1;
         self.st.blocks(g, &mut self.blocks, &mut self.path);
-        neighbourhood(&self.blocks, &mut self.moves);
-        if self.moves.is_empty() {
+        self.sweeps.moves(&self.st, g, &self.blocks, &mut self.listed);
+        if self.listed.is_empty() {
             return false;
         }
         // The winner is the least estimate among the allowed moves, ties
@@ -862,8 +867,8 @@ impl<'a> Search<'a> {
         // search on large instances).
         self.scored.clear();
         let mut pick: Option<(i64, u64, Move)> = None;
-        for &mv in &self.moves {
-            let Some(estimate) = self.st.estimate(g, mv, &mut self.segment, &mut self.heads) else { continue };
+        for &(mv, estimate) in &self.listed {
+            let Some(estimate) = estimate else { continue };
             self.scored.push((estimate, 0, mv));
             if pick.is_some_and(|p| estimate > p.0) {
                 continue;
@@ -1047,6 +1052,49 @@ mod tests {
             }
         }
         assert!(moves > 500 && cycles > 100, "{moves} moves, {cycles} cycles");
+    }
+
+    /// The sweeps give every move of `neighbourhood`, in its order, with
+    /// `State::estimate`'s value (or its `None`), on every run of two or
+    /// more positions of every machine (not only critical blocks: first,
+    /// last and whole machines included), along random walks of schedules
+    /// with zero durations.
+    #[test]
+    fn block_sweeps_equal_the_estimate_of_each_move() {
+        let (mut sweeps, mut listed, mut moves, mut seg, mut heads) = (BlockEstimates::default(), vec![], vec![], vec![], vec![]);
+        let (mut valued, mut refused) = (0, 0);
+        for seed in 1..5 {
+            let p = random_instance(8, 5, seed);
+            let g = Graph::new(&p);
+            let mut st = State::new(&g, g.sequences(&crate::construct::dispatch(&p, None)));
+            assert!(st.retime(&g));
+            let mut rng = Rng::new(seed);
+            for _ in 0..60 {
+                for m in 0..g.machines {
+                    let len = st.seq[m].len();
+                    for a in 0..len {
+                        for b in a + 1..len {
+                            sweeps.moves(&st, &g, &[(m, a, b)], &mut listed);
+                            neighbourhood(&[(m, a, b)], &mut moves);
+                            assert_eq!(listed.iter().map(|x| x.0).collect::<Vec<_>>(), moves, "block {m} {a}..={b}");
+                            for &(mv, e) in &listed {
+                                assert_eq!(e, st.estimate(&g, mv, &mut seg, &mut heads), "{mv:?} in block {a}..={b}");
+                                if e.is_some() { valued += 1 } else { refused += 1 }
+                            }
+                        }
+                    }
+                }
+                let m = rng.below(g.machines);
+                let (from, to) = (rng.below(st.seq[m].len()), rng.below(st.seq[m].len()));
+                let mv = Move { m, from, to };
+                st.apply(mv);
+                if !st.retime(&g) {
+                    st.undo(mv);
+                    assert!(st.retime(&g));
+                }
+            }
+        }
+        assert!(valued > 10_000 && refused > 1_000, "{valued} estimates, {refused} refusals");
     }
 
     #[test]

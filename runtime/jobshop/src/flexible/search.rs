@@ -17,9 +17,10 @@
 //! the one after it to its job predecessor; each test is a sound sufficient
 //! condition on heads and tails, and the re-timing still checks.
 
+use crate::block_estimates::BlockEstimates;
 use crate::elite::{ELITE, Elite, Patience, hard_kicks, relink_left};
 use crate::rng::Rng;
-use crate::tabu::{Graph, Move, NONE, State, TabuList, neighbourhood, relink_sequences};
+use crate::tabu::{Graph, Move, NONE, State, TabuList, relink_sequences};
 use job_model::FlexibleJobShop;
 
 /// A schedule of the flexible job-shop: the machine and duration of each
@@ -141,10 +142,9 @@ pub struct Search<'a> {
     tenure: (u64, u64),
     blocks: Vec<(usize, usize, usize)>,
     path: Vec<usize>,
-    moves: Vec<Move>,
+    listed: Vec<(Move, Option<i64>)>,
+    sweeps: BlockEstimates,
     scored: Vec<(i64, u64, FlexMove)>,
-    segment: Vec<usize>,
-    heads: Vec<i64>,
 }
 
 impl<'a> Search<'a> {
@@ -183,10 +183,9 @@ impl<'a> Search<'a> {
             tenure: (base, base + base.div_ceil(2)),
             blocks: Vec::new(),
             path: Vec::new(),
-            moves: Vec::new(),
+            listed: Vec::new(),
+            sweeps: BlockEstimates::default(),
             scored: Vec::new(),
-            segment: Vec::new(),
-            heads: Vec::new(),
         }
     }
 
@@ -213,9 +212,9 @@ impl<'a> Search<'a> {
         let (inst, g) = (self.inst, &self.inst.g);
         self.scored.clear();
         self.st.blocks(g, &mut self.blocks, &mut self.path);
-        neighbourhood(&self.blocks, &mut self.moves);
-        for &mv in &self.moves {
-            if let Some(estimate) = self.st.estimate(g, mv, &mut self.segment, &mut self.heads)
+        self.sweeps.moves(&self.st, g, &self.blocks, &mut self.listed);
+        for &(mv, estimate) in &self.listed {
+            if let Some(estimate) = estimate
                 && (everything || estimate < self.best.makespan || !self.tabu.forbids(g, &self.st, mv, self.iter))
             {
                 self.scored.push((estimate, self.rng.next_u64(), FlexMove::Sequence(mv)));
