@@ -346,7 +346,8 @@ impl State {
 
     /// The critical blocks of one critical path, as (machine, first, last)
     /// positions: maximal runs of two or more operations of one machine;
-    /// `path` receives the path's operations.
+    /// `path` receives the path's operations. Reads the machine links of
+    /// the last timing, as the heads and tails are.
     pub(crate) fn blocks(&self, g: &Graph, out: &mut Vec<(usize, usize, usize)>, path: &mut Vec<usize>) {
         out.clear();
         path.clear();
@@ -356,7 +357,7 @@ impl State {
         let mut run_start = o;
         loop {
             path.push(o);
-            let (mn, jn) = (self.mach_next(o), g.job_next[o]);
+            let (mn, jn) = (self.next[o], g.job_next[o]);
             let on_path = |x: usize| x != NONE && self.head[x] == self.head[o] + self.dur[o] && self.rest[x] == self.rest[o] - self.dur[o];
             // The machine successor first: longer blocks, more moves.
             let next = if on_path(mn) {
@@ -865,11 +866,9 @@ impl<'a> Search<'a> {
         // broken at random; whether a move is tabu is asked only of those
         // that could still win (the check costs as much as a tenth of the
         // search on large instances).
-        self.scored.clear();
         let mut pick: Option<(i64, u64, Move)> = None;
         for &(mv, estimate) in &self.listed {
             let Some(estimate) = estimate else { continue };
-            self.scored.push((estimate, 0, mv));
             if pick.is_some_and(|p| estimate > p.0) {
                 continue;
             }
@@ -882,11 +881,14 @@ impl<'a> Search<'a> {
                 pick = Some((estimate, tie, mv));
             }
         }
-        if pick.is_none() {
+        // The feasible moves are listed in `scored` only when the pick
+        // fails: every one is then a candidate.
+        self.scored.clear();
+        let listed = pick.is_none();
+        if listed {
             // Everything is tabu: take any feasible move, as TSAB does.
-            for s in &mut self.scored {
-                *s = (0, self.rng.next_u64(), s.2);
-            }
+            let rng = &mut self.rng;
+            self.scored.extend(self.listed.iter().filter_map(|&(mv, e)| e.map(|_| (0, rng.next_u64(), mv))));
             pick = self.scored.iter().copied().min();
         }
         let tenure = self.tenure.0 + self.rng.below((self.tenure.1 - self.tenure.0 + 1) as usize) as u64;
@@ -903,6 +905,9 @@ impl<'a> Search<'a> {
             self.st.undo(mv);
             // A failed incremental timing leaves the machine links stale.
             assert!(self.st.retime(g), "undoing a move restores a schedule");
+            if !listed {
+                self.scored.extend(self.listed.iter().filter_map(|&(mv, e)| e.map(|e| (e, 0, mv))));
+            }
             self.scored.retain(|s| s.2 != mv);
         }
         self.scored.sort_unstable();
