@@ -32,9 +32,14 @@ def parse_orlib(text):
     return jobs, m
 
 
-def vm_hwm_mib(pid):
-    """The process's peak resident memory since its exec, in MiB."""
+def vm_hwm_mib(pid, exe):
+    """The process's peak resident memory since its exec, in MiB; None while
+    it is not yet `exe` (between fork and exec /proc shows the forking
+    Python, or a few kB: a run that ends within milliseconds, such as one
+    that reaches its lower bound at once, would report that as its peak)."""
     try:
+        if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(os.fsencode(str(exe))):
+            return None
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
@@ -55,7 +60,7 @@ def run_builtin(solve, path, limit, threads, seed):
         )
         started, early, peak = time.monotonic(), None, None
         while proc.poll() is None:
-            hwm = vm_hwm_mib(proc.pid)
+            hwm = vm_hwm_mib(proc.pid, solve)
             peak = hwm or peak
             if early is None and time.monotonic() - started >= 1.0:
                 early = hwm
