@@ -881,11 +881,11 @@ impl<'a> Search<'a> {
                 pick = Some((estimate, tie, mv));
             }
         }
-        // The feasible moves are listed in `scored` only when the pick
-        // fails: every one is then a candidate.
+        // `scored` lists the feasible moves only when they are needed:
+        // when all are tabu (here), or when the pick closes a cycle (below).
         self.scored.clear();
-        let listed = pick.is_none();
-        if listed {
+        let all_tabu = pick.is_none();
+        if all_tabu {
             // Everything is tabu: take any feasible move, as TSAB does.
             let rng = &mut self.rng;
             self.scored.extend(self.listed.iter().filter_map(|&(mv, e)| e.map(|_| (0, rng.next_u64(), mv))));
@@ -905,7 +905,7 @@ impl<'a> Search<'a> {
             self.st.undo(mv);
             // A failed incremental timing leaves the machine links stale.
             assert!(self.st.retime(g), "undoing a move restores a schedule");
-            if !listed {
+            if !all_tabu {
                 self.scored.extend(self.listed.iter().filter_map(|&(mv, e)| e.map(|e| (e, 0, mv))));
             }
             self.scored.retain(|s| s.2 != mv);
