@@ -59,6 +59,8 @@ struct At {
     job_rest: i64,
     /// The durations of the block's positions before this one.
     prefix: i64,
+    /// The module's `a` (entry from the job predecessor, less `prefix`)
+    /// and `b` (exit to the job successor, plus the durations up to here).
     a: i64,
     b: i64,
 }
@@ -74,6 +76,8 @@ pub(crate) struct BlockEstimates {
     rest: Vec<i64>,
     /// The durations of the whole block.
     total: i64,
+    /// A sweep that runs against `neighbourhood`'s order keeps its
+    /// estimates here, by position, until they are listed in that order.
     later: Vec<Option<i64>>,
 }
 
