@@ -1022,6 +1022,15 @@ mod tests {
         JobShop::parse_orlib(&text).unwrap()
     }
 
+    /// A random instance's graph and its dispatching schedule, timed.
+    fn random_timed(jobs: usize, machines: usize, seed: u64) -> (Graph, State) {
+        let p = random_instance(jobs, machines, seed);
+        let g = Graph::new(&p);
+        let mut st = State::new(&g, g.sequences(&crate::construct::dispatch(&p, None)));
+        assert!(st.retime(&g));
+        (g, st)
+    }
+
     /// The incremental timing after any move within a machine (critical or
     /// not) agrees with a full timing: the same heads, tails and makespan,
     /// and a cycle found exactly when there is one.
@@ -1029,10 +1038,7 @@ mod tests {
     fn incremental_timing_equals_a_full_timing() {
         let (mut moves, mut cycles) = (0, 0);
         for seed in 1..6 {
-            let p = random_instance(9, 6, seed);
-            let g = Graph::new(&p);
-            let mut st = State::new(&g, g.sequences(&crate::construct::dispatch(&p, None)));
-            assert!(st.retime(&g));
+            let (g, mut st) = random_timed(9, 6, seed);
             let mut rng = Rng::new(seed);
             for _ in 0..400 {
                 let m = rng.below(g.machines);
@@ -1069,10 +1075,7 @@ mod tests {
         let (mut sweeps, mut listed, mut moves, mut seg, mut heads) = (BlockEstimates::default(), vec![], vec![], vec![], vec![]);
         let (mut valued, mut refused) = (0, 0);
         for seed in 1..5 {
-            let p = random_instance(8, 5, seed);
-            let g = Graph::new(&p);
-            let mut st = State::new(&g, g.sequences(&crate::construct::dispatch(&p, None)));
-            assert!(st.retime(&g));
+            let (g, mut st) = random_timed(8, 5, seed);
             let mut rng = Rng::new(seed);
             for _ in 0..60 {
                 for m in 0..g.machines {
