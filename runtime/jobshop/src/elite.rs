@@ -8,6 +8,10 @@ use crate::rng::Rng;
 
 /// Schedules kept for relinking.
 pub(crate) const ELITE: usize = 8;
+/// The pool's size once a search is in its late phase (see
+/// `tabu::late_phase_from`): TS/PR's 30, room for the spread a long run
+/// needs once its short trajectories come fast.
+pub(crate) const ELITE_LATE: usize = 30;
 /// Restarts from a trajectory's best, each shaken by a few random moves,
 /// before the trajectory counts as spent. Tuned on ta41, dmu41 and swv03 at
 /// 30 s, 2 threads, seeds 1 and 2 (1, 2, 3, 10 and never were tried; 2 and
@@ -69,6 +73,16 @@ pub(crate) struct Elite<S> {
 impl<S: Clone> Elite<S> {
     pub(crate) fn new(capacity: usize) -> Self {
         Self { capacity: capacity.max(2), members: Vec::with_capacity(capacity) }
+    }
+
+    /// Makes room for up to `capacity` schedules; never shrinks.
+    pub(crate) fn grow(&mut self, capacity: usize) {
+        self.capacity = self.capacity.max(capacity);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     #[cfg(test)]

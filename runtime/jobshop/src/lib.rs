@@ -10,6 +10,7 @@ mod elite;
 pub mod flexible;
 mod mirror;
 mod parallel;
+mod recombine;
 mod rng;
 mod schedule;
 mod tabu;

@@ -15,9 +15,13 @@
 //! Long runs: restarts from the best alone stall within seconds on large
 //! instances, so spent trajectories feed an elite pool and new ones start
 //! between two elite schedules (path relinking, Peng, Lü & Cheng 2015).
+//! After about a minute's iterations a search enters its late phase:
+//! shorter trajectories and a larger pool, as TS/PR runs them, and half
+//! of the new starts recombined from two elite schedules rather than
+//! relinked.
 
 use crate::block_estimates::BlockEstimates;
-use crate::elite::{ELITE, Elite, Patience, hard_kicks, relink_left};
+use crate::elite::{ELITE, ELITE_LATE, Elite, Patience, hard_kicks, relink_left};
 use crate::rng::Rng;
 use crate::schedule::Schedule;
 use job_model::JobShop;
@@ -73,6 +77,14 @@ impl Graph {
 
     pub fn operations(&self) -> usize {
         self.job.len()
+    }
+
+    pub(crate) fn machine(&self, o: usize) -> usize {
+        self.machine[o]
+    }
+
+    pub(crate) fn dur(&self, o: usize) -> i64 {
+        self.dur[o]
     }
 
     pub(crate) fn jobs(&self) -> usize {
@@ -594,6 +606,27 @@ fn stall_iterations(n: u64) -> u64 {
     (per_operation * n).max(4_000)
 }
 
+/// The iteration at which a search on `n` operations enters its late
+/// phase: about a minute on one core of the benchmark machine, where an
+/// iteration costs about 5 ns per operation. Counted in iterations, not
+/// seconds, so that a search stays a function of its seed.
+///
+/// Why a second phase: TS/PR's trajectories (about 12,500 iterations from
+/// each relinked start, a pool of 30) lost to the long ones of the first
+/// minute on the hard DMU tuning instances at 30 s (2.96% mean gap against
+/// 2.88%; 3.17% with the pool of 30), but after it they keep a long run
+/// improving: ta41 and dmu57, 300 s, 1 thread, seeds 1-2, 1.94% against
+/// 2.18%, better on 3 runs of 4 and never worse (BENCHMARKS.md).
+fn late_phase_from(n: u64) -> u64 {
+    12_000_000_000 / n.max(1)
+}
+
+/// A late-phase trajectory's iterations without a gain before a restart:
+/// 15n (about TS/PR's 12,500 on a 30x20 instance, with its restarts).
+fn late_stall_iterations(n: u64) -> u64 {
+    (15 * n).max(4_000)
+}
+
 pub struct Found {
     pub seq: Vec<Vec<usize>>,
     pub makespan: i64,
@@ -631,6 +664,8 @@ pub struct Search<'a> {
     iter: u64,
     since_best: u64,
     stall: u64,
+    /// `iter` from which new trajectories run as [`late_phase_from`] says.
+    late_from: u64,
     tenure: (u64, u64),
     blocks: Vec<(usize, usize, usize)>,
     path: Vec<usize>,
@@ -680,6 +715,7 @@ impl<'a> Search<'a> {
             iter: 0,
             since_best: 0,
             stall: stall_iterations(n),
+            late_from: late_phase_from(n),
             tenure: (base, base + base.div_ceil(2)),
             blocks: Vec::new(),
             path: Vec::new(),
@@ -820,12 +856,23 @@ impl<'a> Search<'a> {
     fn next_trajectory(&mut self) {
         self.keep_local();
         self.trajectories += 1;
+        let late = self.iter >= self.late_from;
+        if late {
+            self.stall = late_stall_iterations(self.g.operations() as u64);
+            self.elite.grow(ELITE_LATE);
+        }
         let picked = self.elite.pick_two(&mut self.rng).map(|(a, b)| (a.clone(), b.clone()));
         match picked {
             Some((from, to)) => {
-                let left = relink_left(&mut self.rng);
-                let seq = self.relink(&from, &to, left);
-                // Relinked on `g`'s side, run on the side of its turn.
+                // In the late phase, half of the starts keep what the two
+                // share and settle the rest afresh (`crate::recombine`).
+                let seq = if late && self.rng.below(2) == 0 {
+                    crate::recombine::recombine(self.g, &from, &to, &mut self.rng)
+                } else {
+                    let left = relink_left(&mut self.rng);
+                    self.relink(&from, &to, left)
+                };
+                // Built on `g`'s side, run on the side of its turn.
                 if let Some((mirror, _)) = self.mirror {
                     self.cur = if self.trajectories % 2 == 1 { mirror } else { self.g };
                 }
@@ -950,7 +997,7 @@ impl crate::parallel::Walk for Search<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ft06() -> JobShop {
@@ -1005,7 +1052,7 @@ mod tests {
 
     /// A random instance: every job visits every machine once, some
     /// operations take no time (as in published sets).
-    fn random_instance(jobs: usize, machines: usize, seed: u64) -> JobShop {
+    pub(crate) fn random_instance(jobs: usize, machines: usize, seed: u64) -> JobShop {
         let mut rng = Rng::new(seed);
         let mut text = format!("{jobs} {machines}\n");
         for _ in 0..jobs {
@@ -1207,6 +1254,27 @@ mod tests {
         assert_eq!(stall_iterations(250), 60 * 250);
         assert_eq!(stall_iterations(400), 80 * 400);
         assert_eq!(stall_iterations(1_000), 80 * 1_000);
+    }
+
+    #[test]
+    fn the_late_phase_shortens_trajectories_and_widens_the_pool_from_its_iteration_on() {
+        let p = random_instance(20, 10, 3);
+        let g = Graph::new(&p);
+        let n = g.operations() as u64;
+        assert_eq!(late_phase_from(n), 60_000_000, "a minute's iterations at 5 ns per operation");
+        assert!(late_stall_iterations(n) < stall_iterations(n));
+        // Short stalls so that trajectories are spent within the test; the
+        // phase starts at once for one search and never for the other.
+        let spend = |late_from: u64| {
+            let mut search = Search::new(&g, random_schedule(&p, &g, 1), 1);
+            (search.stall, search.late_from) = (300, late_from);
+            while search.trajectories < 2 {
+                search.run(1_000, 0, &mut || true, &mut |_| {});
+            }
+            (search.stall, search.elite.capacity())
+        };
+        assert_eq!(spend(0), (late_stall_iterations(n), ELITE_LATE));
+        assert_eq!(spend(u64::MAX), (300, ELITE));
     }
 
     #[test]
