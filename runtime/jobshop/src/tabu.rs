@@ -611,18 +611,20 @@ fn stall_iterations(n: u64) -> u64 {
 /// iteration costs about 5 ns per operation. Counted in iterations, not
 /// seconds, so that a search stays a function of its seed.
 ///
-/// Why a second phase: TS/PR's trajectories (about 12,500 iterations from
-/// each relinked start, a pool of 30) lost to the long ones of the first
-/// minute on the hard DMU tuning instances at 30 s (2.96% mean gap against
-/// 2.88%; 3.17% with the pool of 30), but after it they keep a long run
-/// improving: ta41 and dmu57, 300 s, 1 thread, seeds 1-2, 1.94% against
-/// 2.18%, better on 3 runs of 4 and never worse (BENCHMARKS.md).
+/// Why a second phase: TS/PR's short trajectories (about 12,500
+/// iterations from each start, a pool of 30) and recombined starts both
+/// lost to what the first minute does on the hard DMU tuning instances
+/// (2.96% mean gap against 2.88% at 30 s, 3.17% with the pool of 30 too;
+/// recombining, 3.14% against 2.99% at 20 s), but after it they keep a
+/// long run improving: on ta41 and dmu57 at 300 s, 1 thread, the short
+/// trajectories were better on 4 runs of 6 and worse on 1, recombination
+/// better on 3 of 4, both together better on 2 of 2 (BENCHMARKS.md).
 fn late_phase_from(n: u64) -> u64 {
     12_000_000_000 / n.max(1)
 }
 
 /// A late-phase trajectory's iterations without a gain before a restart:
-/// 15n (about TS/PR's 12,500 on a 30x20 instance, with its restarts).
+/// 15n, 9,000 on a 30x20 instance, near TS/PR's 12,500 per tabu run.
 fn late_stall_iterations(n: u64) -> u64 {
     (15 * n).max(4_000)
 }
