@@ -43,7 +43,7 @@ def sample():
 
 
 threading.Thread(target=sample, daemon=True).start()
-improvements = [[json.loads(l)["elapsed_s"], json.loads(l)["makespan"]] for l in run.stderr if l.startswith("{")]
+improvements = [[r["elapsed_s"], r["makespan"]] for r in (json.loads(l) for l in run.stderr if l.startswith("{"))]
 final = run.stdout.read().strip()
 if run.wait() != 0:
     sys.exit(f"solve failed on {inst}")
