@@ -3,7 +3,8 @@
 //! pair of operations that both schedules order alike on a machine keeps
 //! that order, and the pairs they disagree on are settled afresh by Giffler
 //! & Thompson's active-schedule rule, each conflict by the order of one
-//! parent or the other at random.
+//! parent or the other at random. With no parents, the same rule builds a
+//! fresh start for a search that begins again (`tabu::Search`).
 
 use crate::rng::Rng;
 use crate::tabu::{Graph, NONE};
@@ -21,17 +22,52 @@ pub(crate) fn recombine(g: &Graph, a: &[Vec<usize>], b: &[Vec<usize>], rng: &mut
             }
         }
     }
-    // Waiting counts: the job predecessor and the shared machine predecessors.
-    let mut waiting: Vec<u32> = (0..n).map(|o| u32::from(g.job_prev[o] != NONE)).collect();
     let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
     for m in a {
         for (i, &x) in m.iter().enumerate() {
             for &y in &m[i + 1..] {
                 if pos_b[x] < pos_b[y] {
                     after[x].push(y);
-                    waiting[y] += 1;
                 }
             }
+        }
+    }
+    active(g, &after, &mut |conflict| {
+        let pos = if rng.below(2) == 0 { &pos_a } else { &pos_b };
+        *conflict.iter().min_by_key(|&&o| pos[o]).expect("a conflict is never empty")
+    })
+}
+
+/// A new active schedule with no parent: each conflict settled for the
+/// job with most work remaining, or one time in four at random, as
+/// `construct::dispatch` starts a search, so that each fresh start differs.
+pub(crate) fn fresh(g: &Graph, rng: &mut Rng) -> Vec<Vec<usize>> {
+    let n = g.operations();
+    // Each operation's work to the end of its job, itself included.
+    let mut remaining = vec![0i64; n];
+    for o in (0..n).rev() {
+        remaining[o] = g.dur(o) + if g.job_next[o] == NONE { 0 } else { remaining[g.job_next[o]] };
+    }
+    active(g, &vec![Vec::new(); n], &mut |conflict| {
+        if rng.below(4) == 0 {
+            conflict[rng.below(conflict.len())]
+        } else {
+            *conflict.iter().max_by_key(|&&o| (remaining[o], std::cmp::Reverse(g.job[o]))).expect("a conflict is never empty")
+        }
+    })
+}
+
+/// Giffler & Thompson's active schedule, with the machine arcs `after[x]`
+/// (each `y` after `x` on its machine) kept: at each step, the operation
+/// that could end first fixes the machine, and `choose` picks among the
+/// ready operations of that machine that could start before it ends.
+fn active(g: &Graph, after: &[Vec<usize>], choose: &mut dyn FnMut(&[usize]) -> usize) -> Vec<Vec<usize>> {
+    let n = g.operations();
+    // Waiting counts: the job predecessor and the kept machine predecessors.
+    let mut waiting: Vec<u32> = (0..n).map(|o| u32::from(g.job_prev[o] != NONE)).collect();
+    for ys in after {
+        for &y in ys {
+            waiting[y] += 1;
         }
     }
     let mut ready: Vec<usize> = (0..n).filter(|&o| waiting[o] == 0).collect();
@@ -46,8 +82,7 @@ pub(crate) fn recombine(g: &Graph, a: &[Vec<usize>], b: &[Vec<usize>], rng: &mut
         conflict.clear();
         // `first` itself too when it takes no time (benchmark sets have such).
         conflict.extend(ready.iter().copied().filter(|&o| o == first || (g.machine(o) == m && start(o) < end)));
-        let pos = if rng.below(2) == 0 { &pos_a } else { &pos_b };
-        let &chosen = conflict.iter().min_by_key(|&&o| pos[o]).expect("the first is in conflict");
+        let chosen = choose(&conflict);
         job_end[chosen] = start(chosen) + g.dur(chosen);
         machine_end[m] = job_end[chosen];
         seq[m].push(chosen);
@@ -66,7 +101,7 @@ pub(crate) fn recombine(g: &Graph, a: &[Vec<usize>], b: &[Vec<usize>], rng: &mut
             }
         }
     }
-    debug_assert_eq!(seq.iter().map(Vec::len).sum::<usize>(), n, "shared arcs are acyclic");
+    debug_assert_eq!(seq.iter().map(Vec::len).sum::<usize>(), n, "kept arcs are acyclic");
     seq
 }
 
@@ -112,5 +147,21 @@ mod tests {
             told_apart += usize::from(child != a && child != b);
         }
         assert!(told_apart > 15, "a child is mostly neither parent ({told_apart} of 29)");
+    }
+
+    /// A fresh start is a schedule of the instance, and seeds tell them apart.
+    #[test]
+    fn fresh_starts_are_schedules_that_differ_by_seed() {
+        let p = random_instance(10, 6, 4);
+        let g = Graph::new(&p);
+        let starts: Vec<_> = (0..8).map(|seed| fresh(&g, &mut Rng::new(seed))).collect();
+        for s in &starts {
+            assert!(g.checked_sequences(&g.schedule(s)).is_some(), "a schedule of the instance");
+            for (m, ops) in s.iter().enumerate() {
+                assert!(ops.iter().all(|&o| g.machine(o) == m), "machine {m} holds its own operations");
+            }
+        }
+        let distinct: std::collections::HashSet<_> = starts.iter().collect();
+        assert!(distinct.len() > 4, "fresh starts differ: {} of 8", distinct.len());
     }
 }

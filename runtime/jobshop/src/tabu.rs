@@ -18,7 +18,11 @@
 //! After about a minute's iterations a search enters its late phase:
 //! shorter trajectories and a larger pool, as TS/PR runs them, and half
 //! of the new starts recombined from two elite schedules rather than
-//! relinked.
+//! relinked. A run that has gone four such minutes without a gain of its
+//! own (and at least as long as it took to its last) is spent: the search
+//! begins again from a fresh schedule with an empty pool, keeping only its
+//! best, so that an hour's run is several draws of what its first minutes
+//! find rather than one.
 
 use crate::block_estimates::BlockEstimates;
 use crate::elite::{ELITE, ELITE_LATE, Elite, Patience, hard_kicks, relink_left};
@@ -623,6 +627,16 @@ fn late_phase_from(n: u64) -> u64 {
     12_000_000_000 / n.max(1)
 }
 
+/// Iterations without a gain of its own after which a run of the search is
+/// spent and it begins again from a fresh start (see
+/// [`Search::begin_again`]): four late phases' worth, about four minutes
+/// on one core of the benchmark machine, and never less than the run took
+/// to its last gain, so that a run that keeps finding better schedules
+/// goes on, and runs grow with the instance's difficulty.
+fn begin_again_after(n: u64) -> u64 {
+    4 * late_phase_from(n)
+}
+
 /// A late-phase trajectory's iterations without a gain before a restart:
 /// 15n, 9,000 on a 30x20 instance, near TS/PR's 12,500 per tabu run.
 fn late_stall_iterations(n: u64) -> u64 {
@@ -666,8 +680,18 @@ pub struct Search<'a> {
     iter: u64,
     since_best: u64,
     stall: u64,
-    /// `iter` from which new trajectories run as [`late_phase_from`] says.
+    /// Iterations into a run from which new trajectories run as
+    /// [`late_phase_from`] says.
     late_from: u64,
+    /// The current run (see [`Search::begin_again`]): the iteration it
+    /// began at, its own best makespan and the iteration of its last gain.
+    run_from: u64,
+    run_best: i64,
+    run_gain: u64,
+    /// Iterations without a gain of the run's own before it is spent.
+    begin_again: u64,
+    /// Runs begun after the first.
+    runs: u64,
     tenure: (u64, u64),
     blocks: Vec<(usize, usize, usize)>,
     path: Vec<usize>,
@@ -701,6 +725,7 @@ impl<'a> Search<'a> {
         // worse at 10 s (1.42%). On the held-out sample the ramp moved the
         // mean within noise (BENCHMARKS.md, 2026-12-04).
         let base = ((n as f64).sqrt() * 0.75).round().max(4.0) as u64;
+        let first = st.makespan;
         Self {
             g,
             cur: g,
@@ -718,6 +743,11 @@ impl<'a> Search<'a> {
             since_best: 0,
             stall: stall_iterations(n),
             late_from: late_phase_from(n),
+            run_from: 0,
+            run_best: first,
+            run_gain: 0,
+            begin_again: begin_again_after(n),
+            runs: 0,
             tenure: (base, base + base.div_ceil(2)),
             blocks: Vec::new(),
             path: Vec::new(),
@@ -821,6 +851,9 @@ impl<'a> Search<'a> {
                 self.local = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
                 self.since_best = 0;
                 self.patience.gained();
+                if self.st.makespan < self.run_best {
+                    (self.run_best, self.run_gain) = (self.st.makespan, self.iter);
+                }
                 if self.local.makespan < self.best.makespan {
                     self.best = Found { seq: self.across(&self.st.seq), makespan: self.st.makespan };
                     improved(&self.best);
@@ -858,7 +891,11 @@ impl<'a> Search<'a> {
     fn next_trajectory(&mut self) {
         self.keep_local();
         self.trajectories += 1;
-        let late = self.iter >= self.late_from;
+        if self.iter - self.run_gain > self.begin_again.max(self.run_gain - self.run_from) {
+            self.begin_again();
+            return;
+        }
+        let late = self.iter - self.run_from >= self.late_from;
         if late {
             self.stall = late_stall_iterations(self.g.operations() as u64);
             self.elite.grow(ELITE_LATE);
@@ -889,6 +926,31 @@ impl<'a> Search<'a> {
                 self.local = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
             }
         }
+    }
+
+    /// Ends a spent run and begins a new one, as a search begins: from a
+    /// fresh active schedule, with an empty pool of the first minute's size,
+    /// the first trajectory's patience and the early phase's stall. Only
+    /// the best schedule stays, for the caller.
+    ///
+    /// Why: a run's last gain comes within minutes (a long run's pool
+    /// collapses around one region, and a pool kept apart by rule did no
+    /// better; BENCHMARKS.md, "Long runs"), so after that each further
+    /// minute of it finds nothing. A new run is another draw of what the
+    /// first minutes of the search can find, and the best of several draws
+    /// beats one. Renewing after 20-40 spent trajectories was tried before
+    /// and lost on ta41 at 600 s: runs that short spend most of their time
+    /// descending. Hence the long floor and the doubling: a run is spent
+    /// only after four minutes without a gain of its own, and never before
+    /// as long as it took to its last one.
+    fn begin_again(&mut self) {
+        self.runs += 1;
+        let n = self.g.operations() as u64;
+        (self.elite, self.patience, self.stall) = (Elite::new(ELITE), Patience::new(), stall_iterations(n));
+        self.cur = self.g;
+        let start = crate::recombine::fresh(self.g, &mut self.rng);
+        self.restart_from(start);
+        (self.run_from, self.run_best, self.run_gain) = (self.iter, self.st.makespan, self.iter);
     }
 
     /// A schedule on the way from `from` to `to`, with `left` of their
@@ -1277,6 +1339,43 @@ pub(crate) mod tests {
         };
         assert_eq!(spend(0), (late_stall_iterations(n), ELITE_LATE));
         assert_eq!(spend(u64::MAX), (300, ELITE));
+    }
+
+    #[test]
+    fn a_spent_run_begins_again_from_a_fresh_start_and_keeps_the_best() {
+        let p = random_instance(15, 8, 6);
+        let g = Graph::new(&p);
+        let n = g.operations() as u64;
+        assert_eq!(begin_again_after(n), 4 * late_phase_from(n), "four late phases' worth");
+        let run = |seed| {
+            let mut search = Search::new(&g, random_schedule(&p, &g, 1), seed);
+            // Short trajectories and runs, so that several runs are spent
+            // within the test; the late phase from the start, so that a new
+            // run is seen to leave it.
+            (search.stall, search.late_from, search.begin_again) = (300, 0, 3_000);
+            let mut reports = Vec::new();
+            let mut run_starts = Vec::new();
+            for _ in 0..2_000 {
+                let runs = search.runs;
+                search.run(200, 0, &mut || true, &mut |f| reports.push(f.makespan));
+                if search.runs > runs {
+                    // Begun within these 200 iterations, as a search begins.
+                    assert_eq!((search.elite.capacity(), search.elite.len()), (ELITE, 0), "a new, empty pool of the first minute's size");
+                    assert_eq!(search.stall, stall_iterations(n), "the early phase's stall");
+                    assert!(search.run_from > 0 && search.iter - search.run_from <= 200);
+                    run_starts.push(search.run_best);
+                }
+                if search.runs >= 3 {
+                    break;
+                }
+            }
+            assert!(search.runs >= 3, "three runs spent, {} begun", search.runs);
+            assert!(reports.windows(2).all(|w| w[1] < w[0]), "the best only improves: {reports:?}");
+            assert_eq!(g.schedule(&search.best.seq).makespan, search.best.makespan, "the best is a schedule of its makespan");
+            assert!(run_starts.iter().all(|&m| m >= search.best.makespan));
+            (reports, run_starts, search.best.seq.clone())
+        };
+        assert_eq!(run(3), run(3), "still a function of the seed");
     }
 
     #[test]
