@@ -690,8 +690,6 @@ pub struct Search<'a> {
     run_gain: u64,
     /// Iterations without a gain of the run's own before it is spent.
     begin_again: u64,
-    /// Runs begun after the first.
-    runs: u64,
     tenure: (u64, u64),
     blocks: Vec<(usize, usize, usize)>,
     path: Vec<usize>,
@@ -747,7 +745,6 @@ impl<'a> Search<'a> {
             run_best: first,
             run_gain: 0,
             begin_again: begin_again_after(n),
-            runs: 0,
             tenure: (base, base + base.div_ceil(2)),
             blocks: Vec::new(),
             path: Vec::new(),
@@ -811,9 +808,18 @@ impl<'a> Search<'a> {
         if self.st.makespan < self.best.makespan {
             self.best = Found { seq: self.across(&self.st.seq), makespan: self.st.makespan };
         }
+        // A relinked start may be a gain of the run, as a step can be.
+        self.count_run_gain();
         self.local = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
         self.tabu.clear();
         self.since_best = 0;
+    }
+
+    /// Records the current schedule as the run's gain when it beats the run's best.
+    fn count_run_gain(&mut self) {
+        if self.st.makespan < self.run_best {
+            (self.run_best, self.run_gain) = (self.st.makespan, self.iter);
+        }
     }
 
     /// Offers the trajectory's best to the pool.
@@ -851,9 +857,7 @@ impl<'a> Search<'a> {
                 self.local = Found { seq: self.st.seq.clone(), makespan: self.st.makespan };
                 self.since_best = 0;
                 self.patience.gained();
-                if self.st.makespan < self.run_best {
-                    (self.run_best, self.run_gain) = (self.st.makespan, self.iter);
-                }
+                self.count_run_gain();
                 if self.local.makespan < self.best.makespan {
                     self.best = Found { seq: self.across(&self.st.seq), makespan: self.st.makespan };
                     improved(&self.best);
@@ -944,13 +948,12 @@ impl<'a> Search<'a> {
     /// only after four minutes without a gain of its own, and never before
     /// as long as it took to its last one.
     fn begin_again(&mut self) {
-        self.runs += 1;
         let n = self.g.operations() as u64;
         (self.elite, self.patience, self.stall) = (Elite::new(ELITE), Patience::new(), stall_iterations(n));
         self.cur = self.g;
+        (self.run_from, self.run_best) = (self.iter, i64::MAX);
         let start = crate::recombine::fresh(self.g, &mut self.rng);
         self.restart_from(start);
-        (self.run_from, self.run_best, self.run_gain) = (self.iter, self.st.makespan, self.iter);
     }
 
     /// A schedule on the way from `from` to `to`, with `left` of their
@@ -1356,20 +1359,20 @@ pub(crate) mod tests {
             let mut reports = Vec::new();
             let mut run_starts = Vec::new();
             for _ in 0..2_000 {
-                let runs = search.runs;
+                let run_from = search.run_from;
                 search.run(200, 0, &mut || true, &mut |f| reports.push(f.makespan));
-                if search.runs > runs {
+                if search.run_from > run_from {
                     // Begun within these 200 iterations, as a search begins.
                     assert_eq!((search.elite.capacity(), search.elite.len()), (ELITE, 0), "a new, empty pool of the first minute's size");
                     assert_eq!(search.stall, stall_iterations(n), "the early phase's stall");
                     assert!(search.run_from > 0 && search.iter - search.run_from <= 200);
                     run_starts.push(search.run_best);
                 }
-                if search.runs >= 3 {
+                if run_starts.len() >= 3 {
                     break;
                 }
             }
-            assert!(search.runs >= 3, "three runs spent, {} begun", search.runs);
+            assert!(run_starts.len() >= 3, "three runs spent, {} begun", run_starts.len());
             assert!(reports.windows(2).all(|w| w[1] < w[0]), "the best only improves: {reports:?}");
             assert_eq!(g.schedule(&search.best.seq).makespan, search.best.makespan, "the best is a schedule of its makespan");
             assert!(run_starts.iter().all(|&m| m >= search.best.makespan));
