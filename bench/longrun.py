@@ -3,7 +3,11 @@
 BENCHMARKS.md's "Long runs" section: every improvement (seconds, makespan)
 and the resident set sampled once a minute, written as JSON.
 
-    bench/longrun.py SOLVE INSTANCE SECONDS SEED OUT.json
+    bench/longrun.py SOLVE INSTANCE SECONDS SEED OUT.json [THREADS]
+
+OUT.json is rewritten at every improvement and every minute's sample, with
+"finished": false until the run ends, so an hours-long run can be watched
+and a run cut short still leaves its trace.
 
 SOLVE is a release build of `solve` (bench/run builds one under
 $HOME/.cache/scheduling-solver/target/release). Instances and best known
@@ -17,16 +21,31 @@ import threading
 import time
 from pathlib import Path
 
-if len(sys.argv) != 6:
+if len(sys.argv) not in (6, 7):
     sys.exit(__doc__)
 solve, inst, limit, seed, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+threads = int(sys.argv[6]) if len(sys.argv) == 7 else 1
 data = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")) / "jobshop"
 best_known = {b["name"]: b for b in json.loads((data / "bounds.json").read_text())}[inst]["upper_bound"]
 run = subprocess.Popen(
-    [solve, str(data / "instances" / inst), "--time-limit", str(limit), "--threads", "1", "--seed", str(seed), "--progress"],
+    [solve, str(data / "instances" / inst), "--time-limit", str(limit), "--threads", str(threads), "--seed", str(seed), "--progress"],
     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
 )
 rss = []
+improvements = []
+lock = threading.Lock()
+
+
+def write(final=None):
+    with lock:
+        tmp = Path(out + ".tmp")
+        tmp.write_text(json.dumps({
+            "what": f"solve {inst} --threads {threads} --seed {seed} --time-limit {limit}; bench/longrun.py",
+            "instance": inst, "best_known": best_known, "threads": threads, "seed": seed, "limit_s": limit,
+            "finished": final is not None, "final": final,
+            "improvements_s_makespan": improvements, "rss_kib_by_minute": rss,
+        }))
+        tmp.replace(out)
 
 
 def sample():
@@ -38,17 +57,18 @@ def sample():
             for line in open(f"/proc/{run.pid}/status"):
                 if line.startswith("VmRSS"):
                     rss.append([minute, int(line.split()[1])])
+            write()
         except FileNotFoundError:
             return
 
 
 threading.Thread(target=sample, daemon=True).start()
-improvements = [[r["elapsed_s"], r["makespan"]] for r in (json.loads(l) for l in run.stderr if l.startswith("{"))]
+for line in run.stderr:
+    if line.startswith("{"):
+        r = json.loads(line)
+        improvements.append([r["elapsed_s"], r["makespan"]])
+        write()
 final = run.stdout.read().strip()
 if run.wait() != 0:
     sys.exit(f"solve failed on {inst}")
-Path(out).write_text(json.dumps({
-    "what": f"solve {inst} --threads 1 --seed {seed} --time-limit {limit}; bench/longrun.py",
-    "instance": inst, "best_known": best_known, "threads": 1, "seed": seed, "limit_s": limit,
-    "final": final, "improvements_s_makespan": improvements, "rss_kib_by_minute": rss,
-}))
+write(final)
