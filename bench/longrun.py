@@ -11,7 +11,8 @@ and a run cut short still leaves its trace.
 
 SOLVE is a release build of `solve` (bench/run builds one under
 $HOME/.cache/scheduling-solver/target/release). Instances and best known
-makespans come from ../shared/data/jobshop (or $SHARED_DATA/jobshop).
+makespans come from ../shared/data/jobshop (or $SHARED_DATA/jobshop), or
+from fjsp/ there for a flexible job-shop instance (solved with --format fjs).
 """
 import json
 import os
@@ -25,10 +26,14 @@ if len(sys.argv) not in (6, 7):
     sys.exit(__doc__)
 solve, inst, limit, seed, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 threads = int(sys.argv[6]) if len(sys.argv) == 7 else 1
-data = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")) / "jobshop"
+shared = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+# A job-shop instance by its name in jobshop/, else a flexible one in fjsp/.
+kind = "jobshop" if (shared / "jobshop" / "instances" / inst).exists() else "fjsp"
+data = shared / kind
 best_known = {b["name"]: b for b in json.loads((data / "bounds.json").read_text())}[inst]["upper_bound"]
 run = subprocess.Popen(
-    [solve, str(data / "instances" / inst), "--time-limit", str(limit), "--threads", str(threads), "--seed", str(seed), "--progress"],
+    [solve, str(data / "instances" / inst), "--time-limit", str(limit), "--threads", str(threads), "--seed", str(seed), "--progress"]
+    + (["--format", "fjs"] if kind == "fjsp" else []),
     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
 )
 rss = []
