@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One long single-thread run of the built-in job-shop solver, for
+"""One long run of the built-in solver (one thread unless THREADS says), for
 BENCHMARKS.md's "Long runs" section: every improvement (seconds, makespan)
 and the resident set sampled once a minute, written as JSON.
 
@@ -29,23 +29,24 @@ threads = int(sys.argv[6]) if len(sys.argv) == 7 else 1
 shared = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 # A job-shop instance by its name in jobshop/, else a flexible one in fjsp/.
 kind = "jobshop" if (shared / "jobshop" / "instances" / inst).exists() else "fjsp"
+fjs = " --format fjs" if kind == "fjsp" else ""
 data = shared / kind
 best_known = {b["name"]: b for b in json.loads((data / "bounds.json").read_text())}[inst]["upper_bound"]
 run = subprocess.Popen(
     [solve, str(data / "instances" / inst), "--time-limit", str(limit), "--threads", str(threads), "--seed", str(seed), "--progress"]
-    + (["--format", "fjs"] if kind == "fjsp" else []),
+    + fjs.split(),
     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
 )
 rss = []
 improvements = []
-lock = threading.Lock()
+lock = threading.Lock()  # held by write() and by the appends it reads
 
 
 def write(final=None):
     with lock:
         tmp = Path(out + ".tmp")
         tmp.write_text(json.dumps({
-            "what": f"solve {inst} --threads {threads} --seed {seed} --time-limit {limit}; bench/longrun.py",
+            "what": f"solve {inst}{fjs} --threads {threads} --seed {seed} --time-limit {limit}; bench/longrun.py",
             "instance": inst, "best_known": best_known, "threads": threads, "seed": seed, "limit_s": limit,
             "finished": final is not None, "final": final,
             "improvements_s_makespan": improvements, "rss_kib_by_minute": rss,
@@ -61,7 +62,8 @@ def sample():
         try:
             for line in open(f"/proc/{run.pid}/status"):
                 if line.startswith("VmRSS"):
-                    rss.append([minute, int(line.split()[1])])
+                    with lock:
+                        rss.append([minute, int(line.split()[1])])
             write()
         except FileNotFoundError:
             return
@@ -71,7 +73,8 @@ threading.Thread(target=sample, daemon=True).start()
 for line in run.stderr:
     if line.startswith("{"):
         r = json.loads(line)
-        improvements.append([r["elapsed_s"], r["makespan"]])
+        with lock:
+            improvements.append([r["elapsed_s"], r["makespan"]])
         write()
 final = run.stdout.read().strip()
 if run.wait() != 0:
