@@ -24,11 +24,16 @@ from pathlib import Path
 
 if len(sys.argv) not in (6, 7):
     sys.exit(__doc__)
-solve, inst, limit, seed, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-threads = int(sys.argv[6]) if len(sys.argv) == 7 else 1
+solve, inst, out = sys.argv[1], sys.argv[2], sys.argv[5]
+try:
+    limit, seed, threads = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[6]) if len(sys.argv) == 7 else 1
+except ValueError:
+    sys.exit("SECONDS, SEED and THREADS are whole numbers\n" + __doc__)
 shared = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 # A job-shop instance by its name in jobshop/, else a flexible one in fjsp/.
 kind = "jobshop" if (shared / "jobshop" / "instances" / inst).exists() else "fjsp"
+if not (shared / kind / "instances" / inst).exists():
+    sys.exit(f"no instance {inst!r} in {shared / 'jobshop' / 'instances'} or {shared / 'fjsp' / 'instances'}")
 fjs = " --format fjs" if kind == "fjsp" else ""
 data = shared / kind
 best_known = {b["name"]: b for b in json.loads((data / "bounds.json").read_text())}[inst]["upper_bound"]
@@ -70,13 +75,16 @@ def sample():
 
 
 threading.Thread(target=sample, daemon=True).start()
+errors = []
 for line in run.stderr:
-    if line.startswith("{"):
+    if not line.startswith("{"):
+        errors.append(line)
+    else:
         r = json.loads(line)
         with lock:
             improvements.append([r["elapsed_s"], r["makespan"]])
         write()
 final = run.stdout.read().strip()
 if run.wait() != 0:
-    sys.exit(f"solve failed on {inst}")
+    sys.exit(f"solve failed on {inst}: {''.join(errors).strip()}")
 write(final)
