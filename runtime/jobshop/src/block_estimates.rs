@@ -99,9 +99,9 @@ impl BlockEstimates {
         self.end.push(if a == 0 { 0 } else { st.end(s[a - 1]) });
         let mut p = 0;
         for &o in &s[a..=b] {
-            let (d, end, rest) = (st.dur[o], st.end(g.job_prev[o]), st.rest_of(g.job_next[o]));
+            let (d, end, rest) = (st.dur[o], st.ends[g.job_prev_at[o] as usize], st.rest[g.job_next_at[o] as usize]);
             self.at.push(At { dur: d, job_end: end, job_rest: rest, prefix: p, a: end - p, b: rest + p + d });
-            self.end.push(st.head[o] + d);
+            self.end.push(st.ends[o]);
             self.rest.push(st.rest[o]);
             p += d;
         }

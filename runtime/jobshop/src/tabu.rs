@@ -32,6 +32,17 @@ use job_model::JobShop;
 
 pub(crate) const NONE: usize = usize::MAX;
 
+/// An operation as the timing's loops index it: `NONE` becomes `n`, a
+/// place whose end and tail are always 0.
+fn at(o: usize, n: usize) -> u32 {
+    u32::try_from(if o == NONE { n } else { o }).expect("fewer than 2^32 operations")
+}
+
+/// [`at`]'s inverse.
+fn op(x: u32, n: usize) -> usize {
+    if x as usize == n { NONE } else { x as usize }
+}
+
 /// The instance, flattened: operation `o` of job `job[o]`. `machine` and
 /// `dur` are a job-shop's fixed assignment; a flexible job-shop's search
 /// keeps its own in each [`State`] and leaves them empty here.
@@ -43,11 +54,15 @@ pub struct Graph {
     pub(crate) job_next: Vec<usize>,
     pub(crate) first_of_job: Vec<usize>,
     pub(crate) machines: usize,
+    /// `job_prev` and `job_next` for the timing's loops: `n` (the number
+    /// of operations) where those say `NONE`, see [`State::retime_move`].
+    pub(crate) job_prev_at: Vec<u32>,
+    pub(crate) job_next_at: Vec<u32>,
 }
 
 impl Graph {
     pub fn new(p: &JobShop) -> Self {
-        let mut g = Self { dur: vec![], machine: vec![], job: vec![], job_prev: vec![], job_next: vec![], first_of_job: vec![], machines: p.machines };
+        let mut g = Self::empty(p.machines);
         for (j, ops) in p.jobs.iter().enumerate() {
             g.first_of_job.push(g.dur.len());
             for (k, op) in ops.iter().enumerate() {
@@ -59,13 +74,24 @@ impl Graph {
                 g.job_next.push(if k + 1 == ops.len() { NONE } else { o + 1 });
             }
         }
+        g.link();
         g
+    }
+
+    fn empty(machines: usize) -> Self {
+        Self { dur: vec![], machine: vec![], job: vec![], job_prev: vec![], job_next: vec![], first_of_job: vec![], machines, job_prev_at: vec![], job_next_at: vec![] }
+    }
+
+    fn link(&mut self) {
+        let n = self.job.len();
+        self.job_prev_at = self.job_prev.iter().map(|&o| at(o, n)).collect();
+        self.job_next_at = self.job_next.iter().map(|&o| at(o, n)).collect();
     }
 
     /// The job structure of `lengths[j]` operations per job on `machines`
     /// machines, with no fixed assignment.
     pub(crate) fn structure(machines: usize, lengths: impl Iterator<Item = usize>) -> Self {
-        let mut g = Self { dur: vec![], machine: vec![], job: vec![], job_prev: vec![], job_next: vec![], first_of_job: vec![], machines };
+        let mut g = Self::empty(machines);
         for (j, len) in lengths.enumerate() {
             let first = g.job.len();
             g.first_of_job.push(first);
@@ -76,6 +102,7 @@ impl Graph {
                 g.job_next.push(if k + 1 == len { NONE } else { o + 1 });
             }
         }
+        g.link();
         g
     }
 
@@ -138,9 +165,13 @@ pub(crate) struct State {
     order: Vec<usize>,
     index: Vec<usize>,
     indeg: Vec<u8>,
-    /// Machine successors and predecessors, as of the last timing.
-    next: Vec<usize>,
-    prev: Vec<usize>,
+    /// Machine successors and predecessors as of the last timing, `n` for
+    /// none (see [`at`]); each operation's end, `head + dur`. With
+    /// `ends[n] == 0` and `rest[n] == 0` the timing's loops run without a
+    /// test for a missing neighbour.
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    pub(crate) ends: Vec<i64>,
     /// Scratch of `retime_move`: visit stamps and the two affected sets.
     stamp: Vec<u32>,
     epoch: u32,
@@ -164,13 +195,14 @@ impl State {
             seq,
             pos: vec![0; n],
             head: vec![0; n],
-            rest: vec![0; n],
+            rest: vec![0; n + 1],
             makespan: 0,
             order: Vec::with_capacity(n),
             index: vec![0; n],
             indeg: vec![0; n],
-            next: vec![NONE; n],
-            prev: vec![NONE; n],
+            next: vec![at(NONE, n); n],
+            prev: vec![at(NONE, n); n],
+            ends: vec![0; n + 1],
             stamp: vec![0; n],
             epoch: 0,
             forward: Vec::new(),
@@ -200,6 +232,16 @@ impl State {
         self.seq[self.machine[o]].get(self.pos[o] + 1).copied().unwrap_or(NONE)
     }
 
+    /// The machine successor as of the last timing, or `NONE`.
+    fn machine_next(&self, o: usize) -> usize {
+        op(self.next[o], self.head.len())
+    }
+
+    /// The machine predecessor as of the last timing, or `NONE`.
+    fn machine_prev(&self, o: usize) -> usize {
+        op(self.prev[o], self.head.len())
+    }
+
     pub(crate) fn end(&self, o: usize) -> i64 {
         if o == NONE { 0 } else { self.head[o] + self.dur[o] }
     }
@@ -216,12 +258,12 @@ impl State {
         self.order.clear();
         for s in &self.seq {
             for w in s.windows(2) {
-                self.next[w[0]] = w[1];
-                self.prev[w[1]] = w[0];
+                self.next[w[0]] = at(w[1], n);
+                self.prev[w[1]] = at(w[0], n);
             }
             if let (Some(&first), Some(&last)) = (s.first(), s.last()) {
-                self.prev[first] = NONE;
-                self.next[last] = NONE;
+                self.prev[first] = at(NONE, n);
+                self.next[last] = at(NONE, n);
             }
         }
         for o in 0..n {
@@ -236,7 +278,7 @@ impl State {
             let o = self.order[i];
             i += 1;
             let end = self.head[o] + self.dur[o];
-            for next in [g.job_next[o], self.next[o]] {
+            for next in [g.job_next[o], self.machine_next(o)] {
                 if next != NONE {
                     if self.head[next] < end {
                         self.head[next] = end;
@@ -253,11 +295,11 @@ impl State {
         }
         for (k, &o) in self.order.iter().enumerate() {
             self.index[o] = k;
+            self.ends[o] = self.head[o] + self.dur[o];
         }
         self.makespan = 0;
         for &o in self.order.iter().rev() {
-            let (jn, mn) = (g.job_next[o], self.next[o]);
-            let after = if jn == NONE { 0 } else { self.rest[jn] }.max(if mn == NONE { 0 } else { self.rest[mn] });
+            let after = self.rest[g.job_next_at[o] as usize].max(self.rest[self.next[o] as usize]);
             self.rest[o] = self.dur[o] + after;
             self.makespan = self.makespan.max(self.head[o] + self.rest[o]);
         }
@@ -277,28 +319,31 @@ impl State {
     pub(crate) fn retime_move(&mut self, g: &Graph, mv: Move) -> bool {
         let s = &self.seq[mv.m];
         let (lo, hi) = (mv.from.min(mv.to), mv.from.max(mv.to));
+        let n = g.operations();
         for i in lo.saturating_sub(1)..=(hi + 1).min(s.len() - 1) {
-            self.next[s[i]] = s.get(i + 1).copied().unwrap_or(NONE);
-            self.prev[s[i]] = if i == 0 { NONE } else { s[i - 1] };
+            self.next[s[i]] = at(s.get(i + 1).copied().unwrap_or(NONE), n);
+            self.prev[s[i]] = at(if i == 0 { NONE } else { s[i - 1] }, n);
         }
         let (x, y) = if mv.from < mv.to { (s[mv.to - 1], s[mv.to]) } else { (s[mv.to], s[mv.to + 1]) };
         let (lb, ub) = (self.index[y], self.index[x]);
         if lb < ub && !self.reorder(g, x, y) {
             return false;
         }
-        let n = g.operations();
         let (lb, ub) = (lb.min(ub), lb.max(ub));
-        // Borrowed apart so that the loops keep them in registers rather
-        // than reloading them through `self` at every operation.
-        let (order, dur, head, rest) = (&self.order, &self.dur, &mut self.head, &mut self.rest);
-        let (prev, next) = (&self.prev, &self.next);
+        // Borrowed apart, as slices, so that the loops keep them in
+        // registers rather than reloading them through `self` at every
+        // operation; the neighbours as `at` gives them, so that a missing
+        // one reads 0 without a test.
+        let (order, dur): (&[usize], &[i64]) = (&self.order, &self.dur);
+        let (head, ends, rest): (&mut [i64], &mut [i64], &mut [i64]) = (&mut self.head, &mut self.ends, &mut self.rest);
+        let (prev, next, job_prev, job_next): (&[u32], &[u32], &[u32], &[u32]) = (&self.prev, &self.next, &g.job_prev_at, &g.job_next_at);
         for &o in &order[lb..n] {
-            let (jp, mp) = (g.job_prev[o], prev[o]);
-            head[o] = if jp == NONE { 0 } else { head[jp] + dur[jp] }.max(if mp == NONE { 0 } else { head[mp] + dur[mp] });
+            let h = ends[job_prev[o] as usize].max(ends[prev[o] as usize]);
+            head[o] = h;
+            ends[o] = h + dur[o];
         }
         for &o in order[..=ub].iter().rev() {
-            let (jn, mn) = (g.job_next[o], next[o]);
-            rest[o] = dur[o] + if jn == NONE { 0 } else { rest[jn] }.max(if mn == NONE { 0 } else { rest[mn] });
+            rest[o] = dur[o] + rest[job_next[o] as usize].max(rest[next[o] as usize]);
         }
         self.makespan = (0..g.jobs()).map(|j| g.first_of_job[j]).map(|o| self.rest[o] + self.head[o]).max().unwrap_or(0);
         true
@@ -321,7 +366,7 @@ impl State {
         self.stamp[y] = epoch;
         while let Some(o) = self.places.pop() {
             self.forward.push(o);
-            for next in [g.job_next[o], self.next[o]] {
+            for next in [g.job_next[o], self.machine_next(o)] {
                 if next == x {
                     return false;
                 }
@@ -337,7 +382,7 @@ impl State {
         self.stamp[x] = epoch;
         while let Some(o) = self.places.pop() {
             self.backward.push(o);
-            for prev in [g.job_prev[o], self.prev[o]] {
+            for prev in [g.job_prev[o], self.machine_prev(o)] {
                 if prev != NONE && self.index[prev] > lb && self.stamp[prev] != epoch {
                     self.stamp[prev] = epoch;
                     self.places.push(prev);
@@ -373,7 +418,7 @@ impl State {
         let mut run_start = o;
         loop {
             path.push(o);
-            let (mn, jn) = (self.next[o], g.job_next[o]);
+            let (mn, jn) = (self.machine_next(o), g.job_next[o]);
             let on_path = |x: usize| x != NONE && self.head[x] == self.head[o] + self.dur[o] && self.rest[x] == self.rest[o] - self.dur[o];
             // The machine successor first: longer blocks, more moves.
             let next = if on_path(mn) {
