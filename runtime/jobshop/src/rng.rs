@@ -1,5 +1,6 @@
 /// xorshift64*: small, fast, and the same sequence for the same seed on every
 /// machine, which is what makes a run reproducible.
+#[derive(Clone)]
 pub struct Rng(u64);
 
 impl Rng {

@@ -586,6 +586,23 @@ impl TabuList {
         }
     }
 
+    /// What [`TabuList::record`] of `mv` would overwrite, as it is now, into
+    /// `out`, for [`TabuList::restore`].
+    pub(crate) fn save(&self, g: &Graph, st: &State, mv: Move, out: &mut Vec<(usize, u64)>) {
+        let s = &st.seq[mv.m];
+        let passed = if mv.from < mv.to { &s[mv.from + 1..=mv.to] } else { &s[mv.to..mv.from] };
+        for &x in passed {
+            let k = if mv.from < mv.to { self.slot(g, st, s[mv.from], x) } else { self.slot(g, st, x, s[mv.from]) };
+            out.push((k, self.until[k]));
+        }
+    }
+
+    pub(crate) fn restore(&mut self, saved: &[(usize, u64)]) {
+        for &(k, until) in saved {
+            self.until[k] = until;
+        }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.until.fill(0);
     }

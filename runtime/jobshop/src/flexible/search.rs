@@ -145,7 +145,15 @@ pub struct Search<'a> {
     listed: Vec<(Move, Option<i64>)>,
     sweeps: BlockEstimates,
     scored: Vec<(i64, u64, FlexMove)>,
+    /// The least of the moves a step scores, when it keeps only that one
+    /// (see [`Search::score`]).
+    least: Option<Scored>,
+    /// The tabu entries a step's first try overwrote (see [`Search::step`]).
+    saved: Vec<(usize, u64)>,
 }
+
+/// A move with its estimate and its random tie-break.
+type Scored = (i64, u64, FlexMove);
 
 impl<'a> Search<'a> {
     pub fn new(inst: &'a Instance, start: Solution, seed: u64) -> Self {
@@ -186,6 +194,8 @@ impl<'a> Search<'a> {
             listed: Vec::new(),
             sweeps: BlockEstimates::default(),
             scored: Vec::new(),
+            least: None,
+            saved: Vec::new(),
         }
     }
 
@@ -205,19 +215,34 @@ impl<'a> Search<'a> {
         self.since_best = 0;
     }
 
-    /// Every move of the current critical path with its estimate, into
-    /// `scored`; tabu moves only when they would beat the best
-    /// (aspiration), or all moves when `everything`.
-    fn score(&mut self, everything: bool) {
+    /// Every move of the current critical path with its estimate and a
+    /// random tie-break: tabu moves only when they would beat the best
+    /// (aspiration), or all moves when `everything`. Into `scored` when
+    /// `list`, else only the least into `least`: a step needs the least
+    /// alone unless it closes a cycle, and on the large instances (Behnke's,
+    /// thousands of reassignments an iteration) listing them all and then
+    /// finding the least took a third of the search's time. Either way the
+    /// same random draws are made in the same order, so the least is the
+    /// same.
+    fn score(&mut self, everything: bool, list: bool) {
         let (inst, g) = (self.inst, &self.inst.g);
         self.scored.clear();
+        self.least = None;
+        let (scored, least) = (&mut self.scored, &mut self.least);
+        let mut keep = |m: Scored| {
+            if list {
+                scored.push(m);
+            } else if least.is_none_or(|l| m < l) {
+                *least = Some(m);
+            }
+        };
         self.st.blocks(g, &mut self.blocks, &mut self.path);
         self.sweeps.moves(&self.st, g, &self.blocks, &mut self.listed);
         for &(mv, estimate) in &self.listed {
             if let Some(estimate) = estimate
                 && (everything || estimate < self.best.makespan || !self.tabu.forbids(g, &self.st, mv, self.iter))
             {
-                self.scored.push((estimate, self.rng.next_u64(), FlexMove::Sequence(mv)));
+                keep((estimate, self.rng.next_u64(), FlexMove::Sequence(mv)));
             }
         }
         let st = &self.st;
@@ -254,7 +279,7 @@ impl<'a> Search<'a> {
                     let through = job_ready.max(st.end(a)) + d + job_rest.max(st.rest_of(b));
                     let estimate = through.max(bridge);
                     if !tabu || estimate < self.best.makespan {
-                        self.scored.push((estimate, self.rng.next_u64(), FlexMove::Reassign { op: o, to: k, pos }));
+                        keep((estimate, self.rng.next_u64(), FlexMove::Reassign { op: o, to: k, pos }));
                     }
                 }
             }
@@ -298,6 +323,27 @@ impl<'a> Search<'a> {
         undo
     }
 
+    /// Keeps what [`Search::record`] of `mv` would overwrite, for
+    /// [`Search::restore_record`].
+    fn save_record(&mut self, mv: FlexMove) {
+        self.saved.clear();
+        match mv {
+            FlexMove::Sequence(mv) => self.tabu.save(&self.inst.g, &self.st, mv, &mut self.saved),
+            FlexMove::Reassign { op, .. } => {
+                let k = op * self.inst.g.machines + self.st.machine[op];
+                self.saved.push((k, self.returns[k]));
+            }
+        }
+    }
+
+    /// Puts back what [`Search::save_record`] kept of `mv`'s record.
+    fn restore_record(&mut self, mv: FlexMove) {
+        match mv {
+            FlexMove::Sequence(_) => self.tabu.restore(&self.saved),
+            FlexMove::Reassign { .. } => self.saved.iter().for_each(|&(k, until)| self.returns[k] = until),
+        }
+    }
+
     /// Records the tabu attributes of `mv` before it is applied.
     fn record(&mut self, mv: FlexMove, until: u64) {
         match mv {
@@ -311,11 +357,14 @@ impl<'a> Search<'a> {
     fn step(&mut self) -> bool {
         self.iter += 1;
         self.since_best += 1;
-        self.score(false);
-        if self.scored.is_empty() {
+        let draws = self.rng.clone();
+        let mut everything = false;
+        self.score(everything, false);
+        if self.least.is_none() {
             // Everything is tabu: take any feasible move, as TSAB does.
-            self.score(true);
-            if self.scored.is_empty() {
+            everything = true;
+            self.score(everything, false);
+            if self.least.is_none() {
                 // A path of one job's operations, each with one machine, is
                 // as short as that job can be: optimal. Otherwise the
                 // acyclicity tests (sufficient, not necessary) refused every
@@ -325,15 +374,23 @@ impl<'a> Search<'a> {
             }
         }
         let tenure = self.tenure.0 + self.rng.below((self.tenure.1 - self.tenure.0 + 1) as usize) as u64;
-        // The best first; the rest are sorted only in the rare case that
-        // it closes a cycle (the acyclicity tests are sufficient only).
-        if let Some(k) = (0..self.scored.len()).min_by_key(|&k| self.scored[k]) {
-            let mv = self.scored[k].2;
-            if self.try_move(mv, tenure) {
-                return true;
-            }
-            self.scored.swap_remove(k);
+        // The least first; the rest are listed and sorted only in the rare
+        // case that it closes a cycle (the acyclicity tests are sufficient,
+        // not necessary). They are listed as the step would have listed
+        // them before the first try, with the tabu entries the try
+        // overwrote put back and the same random draws: the search follows
+        // the same path as when every step listed every move.
+        let first = self.least.expect("a move was scored").2;
+        self.save_record(first);
+        if self.try_move(first, tenure) {
+            return true;
         }
+        self.restore_record(first);
+        let after = std::mem::replace(&mut self.rng, draws);
+        self.score(everything, true);
+        self.rng = after;
+        self.record(first, self.iter + tenure);
+        self.scored.retain(|m| m.2 != first);
         self.scored.sort_unstable();
         for k in 0..self.scored.len() {
             if self.try_move(self.scored[k].2, tenure) {
@@ -366,7 +423,7 @@ impl<'a> Search<'a> {
         let local = self.local.clone();
         self.restart_from(&local);
         for _ in 0..kicks {
-            self.score(true);
+            self.score(true, true);
             if self.scored.is_empty() {
                 return;
             }
@@ -519,7 +576,7 @@ mod tests {
         let mut search = Search::new(&inst, start, 5);
         let mut checked = 0;
         for _ in 0..300 {
-            search.score(true);
+            search.score(true, true);
             for &(estimate, _, mv) in &search.scored.clone() {
                 if let FlexMove::Reassign { op, .. } = mv {
                     let undo = search.apply(mv);
@@ -534,6 +591,65 @@ mod tests {
             search.step();
         }
         assert!(checked > 1000, "{checked} reassignments checked");
+    }
+
+    /// A step keeps only the least move; it must be the least of the list
+    /// a full scoring makes from the same state with the same draws, tabu
+    /// moves left out or not.
+    #[test]
+    fn the_least_kept_is_the_least_listed() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let mut search = Search::new(&inst, crate::flexible::construct::dispatch(&p, None), 9);
+        let mut compared = 0;
+        for _ in 0..400 {
+            for everything in [false, true] {
+                let draws = search.rng.clone();
+                search.score(everything, true);
+                let listed = search.scored.iter().copied().min();
+                search.rng = draws;
+                search.score(everything, false);
+                assert_eq!(search.least, listed);
+                compared += usize::from(listed.is_some());
+            }
+            search.step();
+        }
+        assert!(compared > 600, "{compared} steps compared");
+    }
+
+    /// What `TabuList::save` keeps, `restore` puts back: the list is as it
+    /// was before `record`.
+    #[test]
+    fn a_saved_tabu_record_is_undone() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let mut search = Search::new(&inst, crate::flexible::construct::dispatch(&p, None), 3);
+        let mut undone = 0;
+        for _ in 0..200 {
+            search.score(true, true);
+            for &(_, _, mv) in &search.scored.clone() {
+                if let FlexMove::Sequence(mv) = mv {
+                    let forbids = |s: &Search, at: u64| s.tabu.forbids(&inst.g, &s.st, Move { m: mv.m, from: mv.to, to: mv.from }, at);
+                    search.st.apply(mv);
+                    let before = forbids(&search, search.iter);
+                    search.st.undo(mv);
+                    let mut saved = Vec::new();
+                    search.tabu.save(&inst.g, &search.st, mv, &mut saved);
+                    search.tabu.record(&inst.g, &search.st, mv, search.iter + 1_000);
+                    search.st.apply(mv);
+                    assert!(forbids(&search, search.iter), "the record forbids the way back");
+                    search.st.undo(mv);
+                    search.tabu.restore(&saved);
+                    search.st.apply(mv);
+                    assert_eq!(forbids(&search, search.iter), before, "restored as it was");
+                    search.st.undo(mv);
+                    undone += 1;
+                }
+            }
+            assert!(search.st.retime(&inst.g));
+            search.step();
+        }
+        assert!(undone > 500, "{undone} records undone");
     }
 
     #[test]
