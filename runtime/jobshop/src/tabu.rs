@@ -329,7 +329,60 @@ impl State {
         if lb < ub && !self.reorder(g, x, y) {
             return false;
         }
-        let (lb, ub) = (lb.min(ub), lb.max(ub));
+        self.retime_between(g, lb.min(ub), lb.max(ub));
+        true
+    }
+
+    /// Re-times after a flexible job-shop's operation `op` was taken from
+    /// its machine and put on another (with its new duration), as
+    /// `State::retime_move` does for a move within a machine: its old
+    /// neighbours are read from the links of the last timing, its new ones
+    /// from the sequences. The two new arcs are put into the order one at a
+    /// time (Pearce & Kelly again); heads are re-timed from the first of
+    /// the operations whose predecessors changed (`op` and the two next to
+    /// it, old and new), tails up to the last of those whose successors
+    /// changed. `false` (and the state to be undone) on a cycle.
+    pub(crate) fn retime_reassign(&mut self, g: &Graph, op: usize) -> bool {
+        let n = g.operations();
+        let (old_prev, old_next) = (self.machine_prev(op), self.machine_next(op));
+        if old_prev != NONE {
+            self.next[old_prev] = at(old_next, n);
+        }
+        if old_next != NONE {
+            self.prev[old_next] = at(old_prev, n);
+        }
+        let s = &self.seq[self.machine[op]];
+        let p = self.pos[op];
+        let (prev, next) = (if p == 0 { NONE } else { s[p - 1] }, s.get(p + 1).copied().unwrap_or(NONE));
+        // First `prev → op` alone (the arc `prev → next` is gone)...
+        (self.prev[op], self.next[op]) = (at(prev, n), at(NONE, n));
+        if prev != NONE {
+            self.next[prev] = at(op, n);
+            if self.index[op] < self.index[prev] && !self.reorder(g, prev, op) {
+                return false;
+            }
+        }
+        if next != NONE {
+            self.prev[next] = at(NONE, n);
+        }
+        // ...then `op → next`, into an order that holds everything else.
+        if next != NONE {
+            (self.next[op], self.prev[next]) = (at(next, n), at(op, n));
+            if self.index[next] < self.index[op] && !self.reorder(g, op, next) {
+                return false;
+            }
+        }
+        let index = |o: usize| if o == NONE { None } else { Some(self.index[o]) };
+        let lb = [op, old_next, next].into_iter().filter_map(index).min().expect("op has an index");
+        let ub = [op, old_prev, prev].into_iter().filter_map(index).max().expect("op has an index");
+        self.retime_between(g, lb, ub);
+        true
+    }
+
+    /// Heads from the order's `lb`-th operation on, tails up to its
+    /// `ub`-th, and the makespan.
+    fn retime_between(&mut self, g: &Graph, lb: usize, ub: usize) {
+        let n = g.operations();
         // Borrowed apart, as slices, so that the loops keep them in
         // registers rather than reloading them through `self` at every
         // operation; the neighbours as `at` gives them, so that a missing
@@ -346,7 +399,6 @@ impl State {
             rest[o] = dur[o] + rest[job_next[o] as usize].max(rest[next[o] as usize]);
         }
         self.makespan = (0..g.jobs()).map(|j| g.first_of_job[j]).map(|o| self.rest[o] + self.head[o]).max().unwrap_or(0);
-        true
     }
 
     /// Pearce & Kelly: makes the order topological again after the arc
@@ -1229,7 +1281,7 @@ pub(crate) mod tests {
                 let acyclic = full.retime(&g);
                 assert_eq!(st.retime_move(&g, mv), acyclic, "{mv:?}");
                 if acyclic {
-                    assert_eq!((&st.head, &st.rest, st.makespan), (&full.head, &full.rest, full.makespan), "{mv:?}");
+                    assert_eq!((&st.head, &st.ends, &st.rest, st.makespan), (&full.head, &full.ends, &full.rest, full.makespan), "{mv:?}");
                     moves += 1;
                 } else {
                     st.undo(mv);
