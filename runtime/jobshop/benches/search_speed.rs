@@ -2,18 +2,36 @@
 //! instance's first 300,000 iterations from the dispatching rule's schedule
 //! (the same path every run: the search is a function of its seed).
 //!
+//! Then the flexible job-shop search's, likewise, on six FJSP instances
+//! (fewer iterations: each weighs every alternative of the critical
+//! operations).
+//!
 //! `cargo bench -p jobshop --bench search_speed` (release profile); leave
 //! the machine otherwise idle. The instances are from the tuning side of
-//! BENCHMARKS.md's split, across sizes: 15x10 to 50x15.
+//! BENCHMARKS.md's split, across sizes: 15x10 to 50x15, and 200 to 500
+//! flexible operations.
 
 use std::time::Instant;
 
 const STEPS: u64 = 300_000;
 const INSTANCES: [&str; 6] = ["la21", "dmu45", "dmu53", "ta39", "dmu69", "dmu73"];
+/// Flexible job-shop instances from the tuning side of the FJSP split
+/// (`bench/fjsp.py`'s `tuning_set`), across families and sizes, and the
+/// iterations each runs: an iteration there weighs every alternative of
+/// the critical operations, up to tens of times a job-shop iteration.
+const FLEXIBLE: [(&str, u64); 6] = [
+    ("barnes-seti5xyz", 100_000),
+    ("hurink-vdata-la30", 100_000),
+    ("brandimarte-mk09", 50_000),
+    ("hurink-edata-abz9", 100_000),
+    ("dauzere-13a", 30_000),
+    ("behnke-lar04_4", 20_000),
+];
 
 fn main() {
-    let dir = std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from("../../../shared/data"), Into::into).join("jobshop/instances");
-    println!("{:<8} {:>10} {:>12} {:>14} {:>10}", "instance", "operations", "iterations", "iterations/s", "makespan");
+    let shared = std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from("../../../shared/data"), Into::into);
+    let dir = shared.join("jobshop/instances");
+    println!("{:<18} {:>10} {:>12} {:>14} {:>10}", "instance", "operations", "iterations", "iterations/s", "makespan");
     for name in INSTANCES {
         let path = dir.join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (set SHARED_DATA)", path.display()));
@@ -22,6 +40,16 @@ fn main() {
         let started = Instant::now();
         let makespan = jobshop::search_steps(&problem, STEPS, 1);
         let rate = STEPS as f64 / started.elapsed().as_secs_f64();
-        println!("{name:<8} {operations:>10} {STEPS:>12} {rate:>14.0} {makespan:>10}");
+        println!("{name:<18} {operations:>10} {STEPS:>12} {rate:>14.0} {makespan:>10}");
+    }
+    for (name, steps) in FLEXIBLE {
+        let path = shared.join("fjsp/instances").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (set SHARED_DATA)", path.display()));
+        let problem = job_model::FlexibleJobShop::parse_fjs(&text).expect("a valid instance");
+        let operations: usize = problem.jobs.iter().map(Vec::len).sum();
+        let started = Instant::now();
+        let makespan = jobshop::flexible::search_steps(&problem, steps, 1);
+        let rate = steps as f64 / started.elapsed().as_secs_f64();
+        println!("{name:<18} {operations:>10} {steps:>12} {rate:>14.0} {makespan:>10}");
     }
 }

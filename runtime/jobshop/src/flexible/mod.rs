@@ -14,6 +14,18 @@ use std::time::Instant;
 
 use crate::{Hooks, Params, rng, run_race};
 
+/// [`crate::search_steps`] for a flexible job-shop (with more than one
+/// alternative somewhere): one search thread's first `steps` iterations
+/// from the list scheduler's schedule, for `benches/search_speed.rs`.
+#[doc(hidden)]
+pub fn search_steps(problem: &FlexibleJobShop, steps: u64, seed: u64) -> i64 {
+    use crate::parallel::Walk;
+    let inst = search::Instance::new(problem);
+    let mut search = search::Search::new(&inst, construct::dispatch(problem, None), seed);
+    search.run(steps, 0, &mut || true, &mut |_| {});
+    search.best_makespan()
+}
+
 /// [`crate::solve`] for a flexible job-shop.
 pub fn solve(problem: &FlexibleJobShop, params: &Params, stop: &AtomicBool, on_improve: &(dyn Fn(crate::Improvement) + Sync)) -> JobShopResult {
     solve_from(problem, params, None, stop, &Hooks { on_improve, on_checkpoint: None })
