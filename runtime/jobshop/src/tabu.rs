@@ -356,14 +356,14 @@ impl State {
         let (prev, next) = (if p == 0 { NONE } else { s[p - 1] }, s.get(p + 1).copied().unwrap_or(NONE));
         // First `prev → op` alone (the arc `prev → next` is gone)...
         (self.prev[op], self.next[op]) = (at(prev, n), at(NONE, n));
+        if next != NONE {
+            self.prev[next] = at(NONE, n);
+        }
         if prev != NONE {
             self.next[prev] = at(op, n);
             if self.index[op] < self.index[prev] && !self.reorder(g, prev, op) {
                 return false;
             }
-        }
-        if next != NONE {
-            self.prev[next] = at(NONE, n);
         }
         // ...then `op → next`, into an order that holds everything else.
         if next != NONE {
