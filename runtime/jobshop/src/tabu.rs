@@ -608,45 +608,40 @@ impl TabuList {
         Self { jobs, until: vec![0; g.machines * jobs * jobs] }
     }
 
-    fn slot(&self, g: &Graph, st: &State, first: usize, second: usize) -> usize {
-        (st.machine[first] * self.jobs + g.job[first]) * self.jobs + g.job[second]
+    fn slot(jobs: usize, g: &Graph, st: &State, first: usize, second: usize) -> usize {
+        (st.machine[first] * jobs + g.job[first]) * jobs + g.job[second]
     }
 
     /// Whether `mv` would put back an order that is still tabu.
     pub(crate) fn forbids(&self, g: &Graph, st: &State, mv: Move, iter: u64) -> bool {
         let s = &st.seq[mv.m];
         if mv.from < mv.to {
-            s[mv.from + 1..=mv.to].iter().any(|&x| self.until[self.slot(g, st, x, s[mv.from])] > iter)
+            s[mv.from + 1..=mv.to].iter().any(|&x| self.until[Self::slot(self.jobs, g, st, x, s[mv.from])] > iter)
         } else {
-            s[mv.to..mv.from].iter().any(|&x| self.until[self.slot(g, st, s[mv.from], x)] > iter)
+            s[mv.to..mv.from].iter().any(|&x| self.until[Self::slot(self.jobs, g, st, s[mv.from], x)] > iter)
         }
     }
 
     /// Records `mv` before it is applied: the orders it reverses become tabu.
     pub(crate) fn record(&mut self, g: &Graph, st: &State, mv: Move, until: u64) {
-        let s = &st.seq[mv.m];
-        if mv.from < mv.to {
-            for &x in &s[mv.from + 1..=mv.to] {
-                let k = self.slot(g, st, s[mv.from], x);
-                self.until[k] = until;
-            }
-        } else {
-            for &x in &s[mv.to..mv.from] {
-                let k = self.slot(g, st, x, s[mv.from]);
-                self.until[k] = until;
-            }
+        for k in Self::reversed(self.jobs, g, st, mv) {
+            self.until[k] = until;
         }
     }
 
     /// What [`TabuList::record`] of `mv` would overwrite, as it is now, into
     /// `out`, for [`TabuList::restore`].
     pub(crate) fn save(&self, g: &Graph, st: &State, mv: Move, out: &mut Vec<(usize, u64)>) {
+        out.extend(Self::reversed(self.jobs, g, st, mv).map(|k| (k, self.until[k])));
+    }
+
+    /// The slots of the orders `mv` reverses: the moved operation and each
+    /// one it passes, in their order before the move.
+    fn reversed<'s>(jobs: usize, g: &'s Graph, st: &'s State, mv: Move) -> impl Iterator<Item = usize> + 's {
         let s = &st.seq[mv.m];
-        let passed = if mv.from < mv.to { &s[mv.from + 1..=mv.to] } else { &s[mv.to..mv.from] };
-        for &x in passed {
-            let k = if mv.from < mv.to { self.slot(g, st, s[mv.from], x) } else { self.slot(g, st, x, s[mv.from]) };
-            out.push((k, self.until[k]));
-        }
+        let (moved, forward) = (s[mv.from], mv.from < mv.to);
+        let passed = if forward { &s[mv.from + 1..=mv.to] } else { &s[mv.to..mv.from] };
+        passed.iter().map(move |&x| if forward { Self::slot(jobs, g, st, moved, x) } else { Self::slot(jobs, g, st, x, moved) })
     }
 
     pub(crate) fn restore(&mut self, saved: &[(usize, u64)]) {
