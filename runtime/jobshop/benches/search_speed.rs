@@ -30,26 +30,27 @@ const FLEXIBLE: [(&str, u64); 6] = [
 
 fn main() {
     let shared = std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from("../../../shared/data"), Into::into);
-    let dir = shared.join("jobshop/instances");
+    let read = |dir: &str, name: &str| {
+        let path = shared.join(dir).join("instances").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (set SHARED_DATA)", path.display()))
+    };
     println!("{:<18} {:>10} {:>12} {:>14} {:>10}", "instance", "operations", "iterations", "iterations/s", "makespan");
     for name in INSTANCES {
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (set SHARED_DATA)", path.display()));
-        let problem = job_model::JobShop::parse_orlib(&text).expect("a valid instance");
-        let operations: usize = problem.jobs.iter().map(Vec::len).sum();
-        let started = Instant::now();
-        let makespan = jobshop::search_steps(&problem, STEPS, 1);
-        let rate = STEPS as f64 / started.elapsed().as_secs_f64();
-        println!("{name:<18} {operations:>10} {STEPS:>12} {rate:>14.0} {makespan:>10}");
+        let problem = job_model::JobShop::parse_orlib(&read("jobshop", name)).expect("a valid instance");
+        let operations = problem.jobs.iter().map(Vec::len).sum();
+        report(name, operations, STEPS, || jobshop::search_steps(&problem, STEPS, 1));
     }
     for (name, steps) in FLEXIBLE {
-        let path = shared.join("fjsp/instances").join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (set SHARED_DATA)", path.display()));
-        let problem = job_model::FlexibleJobShop::parse_fjs(&text).expect("a valid instance");
-        let operations: usize = problem.jobs.iter().map(Vec::len).sum();
-        let started = Instant::now();
-        let makespan = jobshop::flexible::search_steps(&problem, steps, 1);
-        let rate = steps as f64 / started.elapsed().as_secs_f64();
-        println!("{name:<18} {operations:>10} {steps:>12} {rate:>14.0} {makespan:>10}");
+        let problem = job_model::FlexibleJobShop::parse_fjs(&read("fjsp", name)).expect("a valid instance");
+        let operations = problem.jobs.iter().map(Vec::len).sum();
+        report(name, operations, steps, || jobshop::flexible::search_steps(&problem, steps, 1));
     }
+}
+
+/// Times `search` (`steps` iterations) and prints its line.
+fn report(name: &str, operations: usize, steps: u64, search: impl FnOnce() -> i64) {
+    let started = Instant::now();
+    let makespan = search();
+    let rate = steps as f64 / started.elapsed().as_secs_f64();
+    println!("{name:<18} {operations:>10} {steps:>12} {rate:>14.0} {makespan:>10}");
 }
