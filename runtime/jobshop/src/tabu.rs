@@ -893,9 +893,15 @@ impl<'a> Search<'a> {
         !std::ptr::eq(self.cur, self.g)
     }
 
-    /// Iterations without progress on its trajectory.
+    /// Iterations without progress on its trajectory, in the search's first
+    /// run only. A run begun again is a fresh draw (see
+    /// [`Search::begin_again`]) and takes no schedule of another thread
+    /// into its pool: adopted at its first stall, the best of all pulled
+    /// the new run back to the region every run so far had searched, and
+    /// its descent there counted as gains of its own, so that it lasted
+    /// longer and found nothing (BENCHMARKS.md, "Long runs").
     pub fn stalled(&self) -> bool {
-        self.since_best > self.stall / 2
+        self.run_from == 0 && self.since_best > self.stall / 2
     }
 
     /// Takes another search's better schedule into this one's elite pool,
@@ -1488,6 +1494,22 @@ pub(crate) mod tests {
             (reports, run_starts, search.best.seq.clone())
         };
         assert_eq!(run(3), run(3), "still a function of the seed");
+    }
+
+    /// A stalled search takes the best of all threads into its pool, in
+    /// its first run; a run begun again is a fresh draw and never does.
+    #[test]
+    fn only_the_first_run_takes_other_threads_schedules() {
+        let p = random_instance(10, 5, 2);
+        let g = Graph::new(&p);
+        let mut search = Search::new(&g, random_schedule(&p, &g, 1), 1);
+        assert!(!search.stalled());
+        search.since_best = search.stall / 2 + 1;
+        assert!(search.stalled());
+        search.iter = 10_000;
+        search.begin_again();
+        search.since_best = search.stall;
+        assert!(search.run_from > 0 && !search.stalled());
     }
 
     #[test]
