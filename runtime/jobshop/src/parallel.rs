@@ -1,9 +1,10 @@
 //! The threads of one solve, for either problem's search: each thread runs
 //! its own search in epochs of a fixed number of iterations, and the
 //! threads meet between epochs. A search that has stalled is handed the
-//! best schedule of all (the job-shop search takes it into its elite pool,
-//! in its first run only; the flexible one restarts from it). Which schedule each thread sees therefore
-//! depends only on the seed and the thread count, not on timing: two runs
+//! best schedule of all (the job-shop search takes it into its elite
+//! pool, in its first run only; the flexible one restarts from it). Which
+//! schedule each thread sees therefore depends only on the seed and the
+//! thread count, not on timing: two runs
 //! with the same seed and threads follow the same path, and the time limit
 //! only decides where it is cut.
 

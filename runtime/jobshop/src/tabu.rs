@@ -896,10 +896,11 @@ impl<'a> Search<'a> {
     /// Iterations without progress on its trajectory, in the search's first
     /// run only. A run begun again is a fresh draw (see
     /// [`Search::begin_again`]) and takes no schedule of another thread
-    /// into its pool: adopted at its first stall, the best of all pulled
-    /// the new run back to the region every run so far had searched, and
-    /// its descent there counted as gains of its own, so that it lasted
-    /// longer and found nothing (BENCHMARKS.md, "Long runs").
+    /// into its pool: adopted at its first stall, the best of all pulls
+    /// the new run back to the region every run so far has searched, and
+    /// its descent toward it counts as gains of its own, so the run lasts
+    /// longer there. One trial (ta41, 2 threads, 95 minutes) gained later
+    /// and a unit lower without it (BENCHMARKS.md, "Long runs").
     pub fn stalled(&self) -> bool {
         self.run_from == 0 && self.since_best > self.stall / 2
     }
