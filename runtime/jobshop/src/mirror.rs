@@ -86,8 +86,8 @@ impl Walk for Oriented<'_> {
         more
     }
 
-    fn stalled(&self) -> bool {
-        self.search.stalled()
+    fn takes_best(&self) -> bool {
+        self.search.takes_best()
     }
 
     fn adopt(&mut self, solution: &Self::Solution) {

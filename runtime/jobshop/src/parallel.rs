@@ -4,9 +4,8 @@
 //! best schedule of all (the job-shop search takes it into its elite
 //! pool, in its first run only; the flexible one restarts from it). Which
 //! schedule each thread sees therefore depends only on the seed and the
-//! thread count, not on timing: two runs
-//! with the same seed and threads follow the same path, and the time limit
-//! only decides where it is cut.
+//! thread count, not on timing: two runs with the same seed and threads
+//! follow the same path, and the time limit only decides where it is cut.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, Mutex};
@@ -22,8 +21,10 @@ pub(crate) trait Walk {
     /// `keep_going` says no; `improved` sees each new best makespan.
     /// Returns whether the search may go on.
     fn run(&mut self, steps: u64, lower_bound: i64, keep_going: &mut dyn FnMut() -> bool, improved: &mut dyn FnMut(i64)) -> bool;
-    /// Whether it has gone long without a new best of its own.
-    fn stalled(&self) -> bool;
+    /// Whether it would take the best of all threads now (when that is
+    /// better than its own): it has gone long without a new best of its own,
+    /// and its search has no reason of its own to keep to its region.
+    fn takes_best(&self) -> bool;
     /// Takes a better solution of another thread (to continue from it, or to relink toward it).
     fn adopt(&mut self, solution: &Self::Solution);
 }
@@ -94,7 +95,7 @@ pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) ->
                         break;
                     }
                     if leader != t
-                        && search.stalled()
+                        && search.takes_best()
                         && let Some((makespan, solution)) = &*lock(leader)
                         && *makespan < search.best_makespan()
                     {

@@ -893,15 +893,16 @@ impl<'a> Search<'a> {
         !std::ptr::eq(self.cur, self.g)
     }
 
-    /// Iterations without progress on its trajectory, in the search's first
-    /// run only. A run begun again is a fresh draw (see
-    /// [`Search::begin_again`]) and takes no schedule of another thread
-    /// into its pool: adopted at its first stall, the best of all pulls
+    /// Whether it would take another thread's better schedule into its pool
+    /// ([`Search::adopt`]): after half a stall without progress on its
+    /// trajectory, in the search's first run only. A run begun again is a
+    /// fresh draw (see [`Search::begin_again`]) and takes no schedule of
+    /// another thread: adopted at its first stall, the best of all pulls
     /// the new run back to the region every run so far has searched, and
     /// its descent toward it counts as gains of its own, so the run lasts
     /// longer there. One trial (ta41, 2 threads, 95 minutes) gained later
     /// and a unit lower without it (BENCHMARKS.md, "Long runs").
-    pub fn stalled(&self) -> bool {
+    pub fn takes_best(&self) -> bool {
         self.run_from == 0 && self.since_best > self.stall / 2
     }
 
@@ -1170,8 +1171,8 @@ impl crate::parallel::Walk for Search<'_> {
         Search::run(self, steps, lower_bound, keep_going, &mut |found| improved(found.makespan))
     }
 
-    fn stalled(&self) -> bool {
-        Search::stalled(self)
+    fn takes_best(&self) -> bool {
+        Search::takes_best(self)
     }
 
     fn adopt(&mut self, solution: &Self::Solution) {
@@ -1504,13 +1505,13 @@ pub(crate) mod tests {
         let p = random_instance(10, 5, 2);
         let g = Graph::new(&p);
         let mut search = Search::new(&g, random_schedule(&p, &g, 1), 1);
-        assert!(!search.stalled());
+        assert!(!search.takes_best());
         search.since_best = search.stall / 2 + 1;
-        assert!(search.stalled());
+        assert!(search.takes_best());
         search.iter = 10_000;
         search.begin_again();
         search.since_best = search.stall;
-        assert!(search.run_from > 0 && !search.stalled());
+        assert!(search.run_from > 0 && !search.takes_best());
     }
 
     #[test]

@@ -541,7 +541,7 @@ impl crate::parallel::Walk for Search<'_> {
         true
     }
 
-    fn stalled(&self) -> bool {
+    fn takes_best(&self) -> bool {
         self.since_best > self.stall / 2
     }
 
