@@ -17,10 +17,12 @@
 //! per-move walk was the search's largest cost.
 //!
 //! The values are exactly `State::estimate`'s (a test holds every move to
-//! it), and the moves come in `tabu::neighbourhood`'s order, so a search
+//! it), and the moves come in `neighbourhood::neighbourhood`'s order, so a search
 //! draws the same ties and follows the same path.
 
-use crate::tabu::{Graph, Move, NONE, State};
+use crate::graph::{Graph, NONE};
+use crate::neighbourhood::Move;
+use crate::timing::State;
 
 /// Far below any path, yet safe to add a few of.
 const MINUS: i64 = i64::MIN / 4;
@@ -82,7 +84,7 @@ pub(crate) struct BlockEstimates {
 }
 
 impl BlockEstimates {
-    /// Every move of `tabu::neighbourhood(blocks)`, in its order, with
+    /// Every move of `neighbourhood::neighbourhood(blocks)`, in its order, with
     /// `State::estimate` of each (`None` where the move might close a cycle).
     pub(crate) fn moves(&mut self, st: &State, g: &Graph, blocks: &[(usize, usize, usize)], out: &mut Vec<(Move, Option<i64>)>) {
         out.clear();
@@ -193,5 +195,53 @@ impl BlockEstimates {
     /// The durations of the block's positions up to `k`, inclusive.
     fn ends_at(&self, k: usize) -> i64 {
         self.at.get(k + 1).map_or(self.total, |x| x.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neighbourhood::neighbourhood;
+    use crate::rng::Rng;
+    use crate::test_instances::random_timed;
+
+    /// The sweeps give every move of `neighbourhood`, in its order, with
+    /// `State::estimate`'s value (or its `None`), on every run of two or
+    /// more positions of every machine (not only critical blocks: first,
+    /// last and whole machines included), along random walks of schedules
+    /// with zero durations.
+    #[test]
+    fn block_sweeps_equal_the_estimate_of_each_move() {
+        let (mut sweeps, mut listed, mut moves, mut seg, mut heads) = (BlockEstimates::default(), vec![], vec![], vec![], vec![]);
+        let (mut valued, mut refused) = (0, 0);
+        for seed in 1..5 {
+            let (g, mut st) = random_timed(8, 5, seed);
+            let mut rng = Rng::new(seed);
+            for _ in 0..60 {
+                for m in 0..g.machines {
+                    let len = st.seq[m].len();
+                    for a in 0..len {
+                        for b in a + 1..len {
+                            sweeps.moves(&st, &g, &[(m, a, b)], &mut listed);
+                            neighbourhood(&[(m, a, b)], &mut moves);
+                            assert_eq!(listed.iter().map(|x| x.0).collect::<Vec<_>>(), moves, "block {m} {a}..={b}");
+                            for &(mv, e) in &listed {
+                                assert_eq!(e, st.estimate(&g, mv, &mut seg, &mut heads), "{mv:?} in block {a}..={b}");
+                                if e.is_some() { valued += 1 } else { refused += 1 }
+                            }
+                        }
+                    }
+                }
+                let m = rng.below(g.machines);
+                let (from, to) = (rng.below(st.seq[m].len()), rng.below(st.seq[m].len()));
+                let mv = Move { m, from, to };
+                st.apply(mv);
+                if !st.retime(&g) {
+                    st.undo(mv);
+                    assert!(st.retime(&g));
+                }
+            }
+        }
+        assert!(valued > 10_000 && refused > 1_000, "{valued} estimates, {refused} refusals");
     }
 }

@@ -8,12 +8,19 @@ mod bound;
 mod construct;
 mod elite;
 pub mod flexible;
+mod graph;
 mod mirror;
+mod neighbourhood;
 mod parallel;
 mod recombine;
+mod relink;
 mod rng;
 mod schedule;
 mod tabu;
+mod tabu_list;
+#[cfg(test)]
+mod test_instances;
+mod timing;
 
 pub use bound::lower_bound;
 use job_model::{JobShop, JobShopResult, SolverInfo, check_schedule};
@@ -58,7 +65,7 @@ pub struct Hooks<'a> {
 /// time (no clock, no threads). Returns the best makespan it found.
 #[doc(hidden)]
 pub fn search_steps(problem: &JobShop, steps: u64, seed: u64) -> i64 {
-    let graph = tabu::Graph::new(problem);
+    let graph = graph::Graph::new(problem);
     let mut search = tabu::Search::new(&graph, graph.sequences(&construct::dispatch(problem, None)), seed);
     let mut best = i64::MAX;
     search.run(steps, 0, &mut || true, &mut |found| best = best.min(found.makespan));
@@ -90,7 +97,7 @@ pub fn solve(problem: &JobShop, params: &Params, stop: &AtomicBool, on_improve: 
 pub fn solve_from(problem: &JobShop, params: &Params, initial: Option<&JobShopResult>, stop: &AtomicBool, hooks: &Hooks) -> JobShopResult {
     let started = Instant::now();
     let lb = lower_bound(problem);
-    let graph = tabu::Graph::new(problem);
+    let graph = graph::Graph::new(problem);
     let resumed = initial.filter(|r| check_schedule(problem, r).is_ok()).and_then(|r| {
         let schedule = schedule::Schedule { starts: r.schedule.iter().map(|ops| ops.iter().map(|o| o.start).collect()).collect(), makespan: r.makespan };
         graph.checked_sequences(&schedule).map(|seq| graph.schedule(&seq))
@@ -101,7 +108,7 @@ pub fn solve_from(problem: &JobShop, params: &Params, initial: Option<&JobShopRe
         result(schedule.makespan(), lb, schedule.to_result_schedule(problem), started)
     };
     let mirrored = mirror::mirror(problem);
-    let mirror_graph = tabu::Graph::new(&mirrored);
+    let mirror_graph = graph::Graph::new(&mirrored);
     let start = |t: usize| {
         let seed = params.seed.wrapping_add(t as u64);
         let mut rng = rng::Rng::new(seed ^ 0x5EED);

@@ -12,8 +12,9 @@
 //! the mirror covers both from the start, and each search's trajectories
 //! alternate between the sides (see `tabu::Search::with_mirror`).
 
+use crate::graph::Graph;
 use crate::parallel::Walk;
-use crate::tabu::{Graph, Search};
+use crate::tabu::Search;
 use job_model::JobShop;
 
 /// `p` with every job's operations in reverse order.

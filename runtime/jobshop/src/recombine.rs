@@ -6,8 +6,8 @@
 //! parent or the other at random. With no parents, the same rule builds a
 //! fresh start for a search that begins again (`tabu::Search`).
 
+use crate::graph::{Graph, NONE};
 use crate::rng::Rng;
-use crate::tabu::{Graph, NONE};
 
 /// A child of `a` and `b` (machine sequences of one instance). Acyclic:
 /// the arcs it must keep are a subset of `a`'s, and it is built in a
@@ -108,7 +108,7 @@ fn active(g: &Graph, after: &[Vec<usize>], choose: &mut dyn FnMut(&[usize]) -> u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tabu::tests::random_instance;
+    use crate::test_instances::random_instance;
 
     /// A child is a schedule of the instance (each machine's operations,
     /// no cycle) that orders every pair its parents agree on as they do.

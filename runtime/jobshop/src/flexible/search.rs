@@ -2,7 +2,7 @@
 //! current machine assignment. Two kinds of move, both on one critical path:
 //!
 //! - N7 moves inside a critical block, judged exactly as the job-shop
-//!   search judges them (`tabu::State::estimate`, Balas & Vazacopoulos);
+//!   search judges them (`timing::State::estimate`, Balas & Vazacopoulos);
 //! - reassignment (Mastrolilli & Gambardella 2000): a critical operation
 //!   leaves its machine for another of its alternatives and is inserted
 //!   there at any position that cannot close a cycle. Its new head and tail
@@ -19,8 +19,12 @@
 
 use crate::block_estimates::BlockEstimates;
 use crate::elite::{ELITE, Elite, Patience, hard_kicks, relink_left};
+use crate::graph::{Graph, NONE};
+use crate::neighbourhood::Move;
+use crate::relink::relink_sequences;
 use crate::rng::Rng;
-use crate::tabu::{Graph, Move, NONE, State, TabuList, relink_sequences};
+use crate::tabu_list::TabuList;
+use crate::timing::State;
 use job_model::FlexibleJobShop;
 
 /// A schedule of the flexible job-shop: the machine and duration of each
