@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """One long run of the built-in solver (one thread unless THREADS says), for
 BENCHMARKS.md's "Long runs" section: every improvement (seconds, makespan)
-and the resident set sampled once a minute, written as JSON.
+and the resident set sampled once a minute, written as JSON, each with the
+CPU time the solver had used by then (all its threads): the search's path
+is fixed by its seed, so when other work shares the cores a gain comes
+later in wall time but at the same CPU time, and the CPU seconds say how
+much search a stretch of the run held.
 
     bench/longrun.py SOLVE INSTANCE SECONDS SEED OUT.json [THREADS]
 
@@ -44,6 +48,20 @@ run = subprocess.Popen(
 )
 rss = []
 improvements = []
+cpu_at_improvements = []
+cpu_by_minute = []
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s():
+    """The solver's user and system time so far, in seconds (None once it has exited)."""
+    try:
+        fields = Path(f"/proc/{run.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    # After the command's name: state is field 3, utime and stime 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
 lock = threading.Lock()  # held by write() and by the appends it reads
 
 
@@ -55,6 +73,7 @@ def write(final=None):
             "instance": inst, "best_known": best_known, "threads": threads, "seed": seed, "limit_s": limit,
             "finished": final is not None, "final": final,
             "improvements_s_makespan": improvements, "rss_kib_by_minute": rss,
+            "cpu_s_at_improvements": cpu_at_improvements, "cpu_s_by_minute": cpu_by_minute,
         }))
         tmp.replace(out)
 
@@ -69,6 +88,10 @@ def sample():
                 if line.startswith("VmRSS"):
                     with lock:
                         rss.append([minute, int(line.split()[1])])
+            cpu = cpu_s()
+            if cpu is not None:
+                with lock:
+                    cpu_by_minute.append([minute, cpu])
             write()
         except FileNotFoundError:
             return
@@ -81,8 +104,10 @@ for line in run.stderr:
         errors.append(line)
     else:
         r = json.loads(line)
+        cpu = cpu_s()
         with lock:
             improvements.append([r["elapsed_s"], r["makespan"]])
+            cpu_at_improvements.append(cpu)
         write()
 final = run.stdout.read().strip()
 if run.wait() != 0:
