@@ -23,6 +23,7 @@ mod test_instances;
 mod timing;
 
 pub use bound::lower_bound;
+use graph::Graph;
 use job_model::{JobShop, JobShopResult, SolverInfo, check_schedule};
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -65,7 +66,7 @@ pub struct Hooks<'a> {
 /// time (no clock, no threads). Returns the best makespan it found.
 #[doc(hidden)]
 pub fn search_steps(problem: &JobShop, steps: u64, seed: u64) -> i64 {
-    let graph = graph::Graph::new(problem);
+    let graph = Graph::new(problem);
     let mut search = tabu::Search::new(&graph, graph.sequences(&construct::dispatch(problem, None)), seed);
     let mut best = i64::MAX;
     search.run(steps, 0, &mut || true, &mut |found| best = best.min(found.makespan));
@@ -97,7 +98,7 @@ pub fn solve(problem: &JobShop, params: &Params, stop: &AtomicBool, on_improve: 
 pub fn solve_from(problem: &JobShop, params: &Params, initial: Option<&JobShopResult>, stop: &AtomicBool, hooks: &Hooks) -> JobShopResult {
     let started = Instant::now();
     let lb = lower_bound(problem);
-    let graph = graph::Graph::new(problem);
+    let graph = Graph::new(problem);
     let resumed = initial.filter(|r| check_schedule(problem, r).is_ok()).and_then(|r| {
         let schedule = schedule::Schedule { starts: r.schedule.iter().map(|ops| ops.iter().map(|o| o.start).collect()).collect(), makespan: r.makespan };
         graph.checked_sequences(&schedule).map(|seq| graph.schedule(&seq))
@@ -108,7 +109,7 @@ pub fn solve_from(problem: &JobShop, params: &Params, initial: Option<&JobShopRe
         result(schedule.makespan(), lb, schedule.to_result_schedule(problem), started)
     };
     let mirrored = mirror::mirror(problem);
-    let mirror_graph = graph::Graph::new(&mirrored);
+    let mirror_graph = Graph::new(&mirrored);
     let start = |t: usize| {
         let seed = params.seed.wrapping_add(t as u64);
         let mut rng = rng::Rng::new(seed ^ 0x5EED);
