@@ -24,8 +24,8 @@ pub(crate) fn op(x: u32, n: usize) -> usize {
 /// `dur` are a job-shop's fixed assignment; a flexible job-shop's search
 /// keeps its own in each [`State`] and leaves them empty here.
 pub struct Graph {
-    pub(crate) dur: Vec<i64>,
-    pub(crate) machine: Vec<usize>,
+    dur: Vec<i64>,
+    machine: Vec<usize>,
     pub(crate) job: Vec<usize>,
     pub(crate) job_prev: Vec<usize>,
     pub(crate) job_next: Vec<usize>,
@@ -93,6 +93,12 @@ impl Graph {
 
     pub(crate) fn dur(&self, o: usize) -> i64 {
         self.dur[o]
+    }
+
+    /// The fixed assignment, every operation's machine and duration
+    /// (empty for a flexible job-shop's [`Graph::structure`]).
+    pub(crate) fn assignment(&self) -> (&[usize], &[i64]) {
+        (&self.machine, &self.dur)
     }
 
     pub(crate) fn jobs(&self) -> usize {

@@ -525,7 +525,7 @@ mod tests {
         // A schedule of the original: each machine's sequence holds that
         // machine's operations, and it times to the makespan it claims.
         let of_original = |seq: &[Vec<usize>], makespan: i64| {
-            seq.len() == p.machines && seq.iter().enumerate().all(|(k, s)| s.iter().all(|&o| g.machine[o] == k)) && g.schedule(seq).makespan == makespan
+            seq.len() == p.machines && seq.iter().enumerate().all(|(k, s)| s.iter().all(|&o| g.machine(o) == k)) && g.schedule(seq).makespan == makespan
         };
         let mut reported = 0;
         let mut seen_mirrored = 0;
@@ -537,7 +537,7 @@ mod tests {
             if search.mirrored() {
                 // On the mirror's side, its machines; reflected, the original's.
                 seen_mirrored += 1;
-                assert!(search.st.seq.iter().enumerate().all(|(k, s)| s.iter().all(|&o| gm.machine[o] == k)));
+                assert!(search.st.seq.iter().enumerate().all(|(k, s)| s.iter().all(|&o| gm.machine(o) == k)));
                 assert!(of_original(&search.across(&search.st.seq), search.st.makespan));
             }
         }

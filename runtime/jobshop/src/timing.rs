@@ -51,7 +51,8 @@ pub(crate) struct State {
 impl State {
     /// A job-shop's sequences, on its fixed machines.
     pub(crate) fn new(g: &Graph, seq: Vec<Vec<usize>>) -> Self {
-        Self::assigned(g, g.machine.clone(), g.dur.clone(), seq)
+        let (machine, dur) = g.assignment();
+        Self::assigned(g, machine.to_vec(), dur.to_vec(), seq)
     }
 
     /// Sequences of operations on the machines `machine` names, for `dur`.
