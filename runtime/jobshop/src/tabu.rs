@@ -130,7 +130,7 @@ impl<'a> Search<'a> {
         let local = Found { seq: st.seq.clone(), makespan: st.makespan };
         let n = g.operations() as u64;
         let pairs: usize = st.seq.iter().map(|s| s.len() * s.len().saturating_sub(1) / 2).sum();
-        // Tenure and patience grow with the instance: about 0.75 sqrt(n),
+        // Tenure and patience grow with the instance: about 0.5 sqrt(n),
         // and 40n iterations up to 100 operations rising to 80n from 400 on.
         // First tuned on ft10, la21 and ta41 (sqrt(n)/2 and 20n); with the
         // incremental timing's 2.5x iterations, 0.75 sqrt(n) and 40n were
@@ -141,8 +141,13 @@ impl<'a> Search<'a> {
         // 1.28%, seeds 1-3), but took ft10 (100 operations) past 2 s on one
         // seed of eight: hence the ramp. A tenure of sqrt(n) with it was
         // worse at 10 s (1.42%). On the held-out sample the ramp moved the
-        // mean within noise (BENCHMARKS.md, 2026-12-04).
-        let base = ((n as f64).sqrt() * 0.75).round().max(4.0) as u64;
+        // mean within noise (BENCHMARKS.md, 2026-12-04). With the late
+        // phase, the mirror and runs that begin again, 0.5 sqrt(n) was
+        // back ahead of 0.75 sqrt(n): on the hard DMU tuning instances
+        // (2.91% against 3.05%, seeds 1-4) and then on the held-out sample
+        // at 60 s (0.96% against 1.06%, better on 7 of 16, worse on 3;
+        // BENCHMARKS.md, 2026-12-06).
+        let base = ((n as f64).sqrt() * 0.5).round().max(4.0) as u64;
         let first = st.makespan;
         Self {
             g,
