@@ -33,6 +33,9 @@ try:
     limit, seed, threads = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[6]) if len(sys.argv) == 7 else 1
 except ValueError:
     sys.exit("SECONDS, SEED and THREADS are whole numbers\n" + __doc__)
+if "/" in inst:
+    # The best known makespan is looked up by name in bounds.json.
+    sys.exit(f"INSTANCE is a name in the shared data (dmu67, barnes-seti5x), not a path: {inst!r}")
 shared = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 # A job-shop instance by its name in jobshop/, else a flexible one in fjsp/.
 kind = "jobshop" if (shared / "jobshop" / "instances" / inst).exists() else "fjsp"
