@@ -28,6 +28,7 @@ status, the neighbourhood's optimum, CP-SAT's time.
 Run with the bench venv's python (bench/run provides ortools).
 """
 
+import argparse
 import json
 import random
 import sys
@@ -40,29 +41,33 @@ from fjsp import parse_fjs  # noqa: E402
 
 
 def main():
-    args = sys.argv[1:]
-    instance = None
-    if "--instance" in args:
-        i = args.index("--instance")
-        instance = args[i + 1]
-        del args[i : i + 2]
-    if len(args) != 5 or args[1] not in ("window", "prefix", "machines", "jobs"):
-        sys.exit(__doc__)
-    result = json.loads(Path(args[0]).read_text())
-    mode, size, steps, rng = args[1], int(args[2]), int(args[3]), random.Random(int(args[4]))
+    parser = argparse.ArgumentParser(usage="bench/lns_probe.py RESULT.json MODE SIZE STEPS SEED [--instance FJS]", description=__doc__.split("\n\n")[0])
+    parser.add_argument("result")
+    parser.add_argument("mode", choices=("window", "prefix", "machines", "jobs"))
+    parser.add_argument("size", type=int)
+    parser.add_argument("steps", type=int)
+    parser.add_argument("seed", type=int)
+    parser.add_argument("--instance")
+    args = parser.parse_args()
+    result = json.loads(Path(args.result).read_text())
+    mode, size, steps, rng = args.mode, args.size, args.steps, random.Random(args.seed)
     schedule = result["schedule"]
     ops = [(j, k) for j, job in enumerate(schedule) for k in range(len(job))]
     machine = {o: schedule[o[0]][o[1]]["machine"] for o in ops}
     start = {o: schedule[o[0]][o[1]]["start"] for o in ops}
-    if instance:
-        jobs, _ = parse_fjs(Path(instance).read_text())
+    if args.instance:
+        jobs, _ = parse_fjs(Path(args.instance).read_text())
         # The shared data's fjs files number machines from 0, as results do.
         alternatives = {(j, k): list(op) for j, job in enumerate(jobs) for k, op in enumerate(job)}
     else:
         alternatives = {o: [(machine[o], schedule[o[0]][o[1]]["duration"])] for o in ops}
-    for o in ops:
-        assert (machine[o], schedule[o[0]][o[1]]["duration"]) in alternatives[o], f"{o}: the result does not fit the instance"
+    misfit = [o for o in ops if (machine[o], schedule[o[0]][o[1]]["duration"]) not in alternatives.get(o, [])]
+    if misfit or len(alternatives) != len(ops):
+        sys.exit(f"{args.result} is not a schedule of {args.instance}: operation {misfit[:1] or 'count'} does not fit")
     machines = 1 + max(m for alts in alternatives.values() for m, _ in alts)
+    limit = {"machines": machines, "jobs": len(schedule)}.get(mode)
+    if limit is not None and not 1 <= size <= limit:
+        sys.exit(f"SIZE for {mode} is a count from 1 to {limit}, not {size}")
     makespan = result["makespan"]
     print(f"start {makespan}", flush=True)
     for step in range(steps):
