@@ -7,6 +7,7 @@ mod block_estimates;
 mod bound;
 mod construct;
 mod elite;
+mod exact;
 pub mod flexible;
 mod graph;
 mod mirror;
