@@ -5,7 +5,7 @@
 //! ranked, pairwise disjunction and edge finding over task intervals
 //! (Caseau & Laburthe) narrow the windows; the search ranks one machine's
 //! next operation at a time (rank-first, the machine of least slack),
-//! depth first, within a node budget.
+//! depth first, within a budget of work.
 //!
 //! Why it is here: on Barnes' seti5 instances the tabu search ends one to
 //! four units above the optimum from every seed, and no neighbourhood of a
@@ -13,9 +13,10 @@
 //! with the machine assignment of the search's own schedule held and the
 //! bound set one below its makespan, the windows are so narrow that a
 //! rank-first search reaches the optimum in a few thousand nodes
-//! (OR-Tools' classic CP solver, which is this search, did it in 0.5-2.8 s
-//! on each of five such schedules). With a loose bound the same search is
-//! hopeless, so it is only ever asked to beat a good schedule.
+//! (OR-Tools' classic CP solver, whose search this follows, did it in
+//! 0.5-2.8 s on each of five such schedules; bench/cp_classic_probe.py).
+//! With a loose bound the same search is hopeless, so it is only ever
+//! asked to beat a good schedule.
 
 /// What the exact step found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +85,8 @@ const NONE: usize = usize::MAX;
 /// `budget` units of work (each better schedule found tightens the horizon
 /// to one below it and the search goes on), `keep_going` asked every 256
 /// nodes; with the work it did. A unit is one operation visited by the
-/// propagation, about what the tabu search spends per operation when it
-/// re-times a move, so a caller can keep the two in proportion.
+/// propagation (measured on seti5: about half the time of an operation
+/// the tabu search re-times), so a caller can keep the two in proportion.
 pub(crate) fn improve(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn FnMut() -> bool) -> (Outcome, u64) {
     let mut on = vec![Vec::new(); a.machines];
     for (o, &m) in a.machine.iter().enumerate() {

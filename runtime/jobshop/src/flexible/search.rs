@@ -170,6 +170,12 @@ pub struct Search<'a> {
 /// flat in a long run.
 const EXACT_REMEMBERED: usize = 256;
 
+/// The largest instance the exact step is tried on: it keeps a copy of
+/// every operation's window at each depth of its branch, so its memory
+/// grows as the square of the operations (about 6 MB at 600; the largest
+/// public FJSP instances have 500).
+const EXACT_MAX_OPERATIONS: u64 = 600;
+
 /// A machine assignment's fingerprint (FNV-1a).
 fn assignment_hash(machine: &[usize]) -> u64 {
     machine.iter().fold(0xcbf2_9ce4_8422_2325, |h, &m| (h ^ m as u64).wrapping_mul(0x0100_0000_01b3))
@@ -245,7 +251,7 @@ impl<'a> Search<'a> {
         let n = self.inst.operations() as u64;
         let earned = (EXACT_SHARE * (self.iter * n) as f64) as u64;
         let allowed = earned.saturating_sub(self.exact_work);
-        if self.local.makespan > self.best.makespan || allowed < (1_000 * n).max(2 * self.exact_last) {
+        if n > EXACT_MAX_OPERATIONS || self.local.makespan > self.best.makespan || allowed < (1_000 * n).max(2 * self.exact_last) {
             return false;
         }
         let key = (assignment_hash(&self.local.machine), self.best.makespan);
@@ -764,6 +770,35 @@ mod tests {
             search.step();
         }
         assert!(undone > 500, "{undone} records undone");
+    }
+
+    /// The exact step on the list scheduler's schedule of mk01 (the
+    /// trajectory's best and the best) finds a shorter schedule of the
+    /// same assignment, which becomes the best and the current schedule;
+    /// the same assignment is not tried again for the same bound.
+    #[test]
+    fn the_exact_step_beats_the_best_on_its_assignment() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let start = crate::flexible::construct::dispatch(&p, None);
+        let mut search = Search::new(&inst, start.clone(), 1);
+        search.iter = 1_000_000; // as if the tabu search had earned the step its work
+        assert!(search.exact_step(&mut || true), "from {}", start.makespan);
+        let best = search.best.clone();
+        assert!(best.makespan < start.makespan);
+        assert_eq!(best.machine, start.machine, "the assignment is held");
+        assert_eq!(inst.timed(&best).expect("acyclic").makespan, best.makespan);
+        assert_eq!(search.st.makespan, best.makespan, "the search goes on from it");
+        // The step returns the best it proved for the assignment: trying
+        // that assignment below the new bound finds nothing.
+        search.local = best.clone();
+        search.iter = 10_000_000;
+        assert!(!search.exact_step(&mut || true));
+        assert_eq!(search.best, best);
+        assert_eq!(search.exact_tried.len(), 2);
+        search.iter = 100_000_000;
+        assert!(!search.exact_step(&mut || true));
+        assert_eq!(search.exact_tried.len(), 2, "not tried again");
     }
 
     #[test]
