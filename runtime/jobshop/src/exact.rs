@@ -23,7 +23,7 @@
 pub(crate) enum Outcome {
     /// Each machine's operations in order, for a schedule of makespan at
     /// most the horizon asked (the best found when asked to keep going).
-    Found(Vec<Vec<usize>>),
+    Found { seq: Vec<Vec<usize>>, makespan: i64 },
     /// No schedule of this assignment has makespan at most the horizon.
     None,
     /// The budget ran out first.
@@ -109,52 +109,14 @@ pub(crate) fn improve(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut 
     let mut horizon = horizon;
     loop {
         match s.solve(horizon, keep_going) {
-            Outcome::Found(seq) => {
-                horizon = makespan(a, &seq) - 1;
-                best = Outcome::Found(seq);
+            found @ Outcome::Found { makespan, .. } => {
+                horizon = makespan - 1;
+                best = found;
             }
             Outcome::None => return (best, s.work),
             Outcome::Unknown => return (if best == Outcome::None { Outcome::Unknown } else { best }, s.work),
         }
     }
-}
-
-/// The makespan of machine orders `seq` (a ranking is acyclic).
-fn makespan(a: &Assigned, seq: &[Vec<usize>]) -> i64 {
-    makespan_if_acyclic(a, seq).expect("a ranking is acyclic")
-}
-
-/// The makespan of machine orders `seq`, `None` when they close a cycle.
-fn makespan_if_acyclic(a: &Assigned, seq: &[Vec<usize>]) -> Option<i64> {
-    let n = a.dur.len();
-    let mut mach_prev = vec![NONE; n];
-    for s in seq {
-        for w in s.windows(2) {
-            mach_prev[w[1]] = w[0];
-        }
-    }
-    let mut end = vec![i64::MIN; n];
-    let mut done = 0;
-    let mut best = 0;
-    while done < n {
-        let before = done;
-        for o in 0..n {
-            if end[o] != i64::MIN {
-                continue;
-            }
-            let ready = |p: usize| p == NONE || end[p] != i64::MIN;
-            if ready(a.job_prev[o]) && ready(mach_prev[o]) {
-                let at = |p: usize| if p == NONE { 0 } else { end[p] };
-                end[o] = at(a.job_prev[o]).max(at(mach_prev[o])) + a.dur[o];
-                best = best.max(end[o]);
-                done += 1;
-            }
-        }
-        if done == before {
-            return None;
-        }
-    }
-    Some(best)
 }
 
 impl Search<'_> {
@@ -190,7 +152,10 @@ impl Search<'_> {
             return Outcome::Unknown;
         }
         let Some(m) = self.machine_to_rank(node) else {
-            return Outcome::Found(self.order.clone());
+            // Every machine ranked and the windows at a fixpoint: each
+            // earliest start is the operation's start in the schedule.
+            let makespan = (0..self.a.dur.len()).map(|o| node.est[o] + self.a.dur[o]).max().unwrap_or(0);
+            return Outcome::Found { seq: self.order.clone(), makespan };
         };
         let mut candidates = std::mem::take(&mut self.unranked);
         candidates.sort_by_key(|&o| (node.est[o], node.lct[o], o));
@@ -442,6 +407,44 @@ fn disjunctive(u: &[usize], dur: &[i64], est: &mut [i64], lct: &mut [i64], chang
 mod tests {
     use super::*;
 
+    /// The makespan of machine orders `seq` (a ranking is acyclic).
+    pub(super) fn makespan(a: &Assigned, seq: &[Vec<usize>]) -> i64 {
+        makespan_if_acyclic(a, seq).expect("a ranking is acyclic")
+    }
+
+    /// The makespan of machine orders `seq`, `None` when they close a cycle.
+    pub(super) fn makespan_if_acyclic(a: &Assigned, seq: &[Vec<usize>]) -> Option<i64> {
+        let n = a.dur.len();
+        let mut mach_prev = vec![NONE; n];
+        for s in seq {
+            for w in s.windows(2) {
+                mach_prev[w[1]] = w[0];
+            }
+        }
+        let mut end = vec![i64::MIN; n];
+        let mut done = 0;
+        let mut best = 0;
+        while done < n {
+            let before = done;
+            for o in 0..n {
+                if end[o] != i64::MIN {
+                    continue;
+                }
+                let ready = |p: usize| p == NONE || end[p] != i64::MIN;
+                if ready(a.job_prev[o]) && ready(mach_prev[o]) {
+                    let at = |p: usize| if p == NONE { 0 } else { end[p] };
+                    end[o] = at(a.job_prev[o]).max(at(mach_prev[o])) + a.dur[o];
+                    best = best.max(end[o]);
+                    done += 1;
+                }
+            }
+            if done == before {
+                return None;
+            }
+        }
+        Some(best)
+    }
+
     /// Brute force: the least makespan over every ranking of every
     /// machine, for small instances.
     fn optimum(a: &Assigned) -> i64 {
@@ -525,7 +528,10 @@ mod tests {
             }
             let opt = optimum(&a);
             match improve(&a, opt + 5, u64::MAX, &mut || true).0 {
-                Outcome::Found(seq) => assert_eq!(makespan(&a, &seq), opt),
+                Outcome::Found { seq, makespan: m } => {
+                    assert_eq!(makespan(&a, &seq), opt);
+                    assert_eq!(m, opt, "the makespan it reports is its schedule's");
+                }
                 other => panic!("{other:?} where {opt} exists"),
             }
             assert_eq!(improve(&a, opt - 1, u64::MAX, &mut || true).0, Outcome::None, "nothing below {opt}");
@@ -572,8 +578,8 @@ mod barnes {
         let a = Assigned { job_next: &job_next, job_prev: &job_prev, machine: &machine, dur: &dur, machines };
         assert_eq!(r["makespan"], 1199);
         let (outcome, _) = improve(&a, 1198, 1_000_000_000, &mut || true);
-        let Outcome::Found(seq) = outcome else { panic!("{outcome:?}") };
-        assert_eq!(makespan(&a, &seq), 1198);
+        let Outcome::Found { seq, .. } = outcome else { panic!("{outcome:?}") };
+        assert_eq!(tests::makespan(&a, &seq), 1198);
         assert_eq!(improve(&a, 1197, 1_000_000_000, &mut || true).0, Outcome::None);
     }
 }

@@ -268,7 +268,7 @@ impl<'a> Search<'a> {
         let (outcome, work) = crate::exact::improve(&a, self.best.makespan - 1, allowed, keep_going);
         self.exact_work += work;
         self.exact_last = allowed;
-        let crate::exact::Outcome::Found(seq) = outcome else {
+        let crate::exact::Outcome::Found { seq, .. } = outcome else {
             return false;
         };
         let mut found = Solution { seq, ..self.local.clone() };
