@@ -36,10 +36,16 @@ def main():
     parser.add_argument("bound", type=int)
     parser.add_argument("limit", type=float)
     args = parser.parse_args()
-    kept = json.loads(args.schedules.read_text())
-    if args.key not in kept:
-        sys.exit(f"{args.key!r} is not in {args.schedules}; it holds {', '.join(kept)}")
-    schedule = kept[args.key]["result"]["schedule"]
+    try:
+        kept = json.loads(args.schedules.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"{args.schedules}: {e}")
+    if not isinstance(kept, dict) or args.key not in kept:
+        sys.exit(f"{args.key!r} is not a key of {args.schedules} (a JSON object of KEY -> {{\"result\": ...}})")
+    try:
+        schedule = kept[args.key]["result"]["schedule"]
+    except (KeyError, TypeError):
+        sys.exit(f"{args.schedules}: {args.key!r} has no result.schedule (solve's --json output)")
     s = pywrapcp.Solver("fixed-assignment")
     ops, by_machine = {}, {}
     for j, job in enumerate(schedule):
