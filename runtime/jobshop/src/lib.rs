@@ -7,7 +7,8 @@ mod block_estimates;
 mod bound;
 mod construct;
 mod elite;
-mod exact;
+#[doc(hidden)]
+pub mod exact;
 pub mod flexible;
 mod graph;
 mod mirror;

@@ -2,8 +2,8 @@
 //! makespan at most `horizon`, and if so which? A constraint search in the
 //! classic style (no learning): each operation keeps a window
 //! [earliest start, latest end]; job precedences, the machines already
-//! ranked, pairwise disjunction and edge finding over task intervals
-//! (Caseau & Laburthe) narrow the windows; the search ranks one machine's
+//! ranked, pairwise disjunction and edge finding (Vilím's Θ-Λ tree, in
+//! `disjunctive`) narrow the windows; the search ranks one machine's
 //! next operation at a time (rank-first, the machine of least slack),
 //! depth first, within a budget of work.
 //!
@@ -17,6 +17,10 @@
 //! 0.5-2.8 s on each of five such schedules; bench/cp_classic_probe.py).
 //! With a loose bound the same search is hopeless, so it is only ever
 //! asked to beat a good schedule.
+
+mod disjunctive;
+
+use disjunctive::{Disjunctive, lower, raise};
 
 /// What the exact step found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +81,7 @@ struct Search<'a> {
     dirty: Vec<bool>,
     before: Vec<(i64, i64)>,
     unranked_scratch: Vec<usize>,
+    disjunctive: Disjunctive,
 }
 
 const NONE: usize = usize::MAX;
@@ -88,6 +93,12 @@ const NONE: usize = usize::MAX;
 /// propagation (measured on seti5: about half the time of an operation
 /// the tabu search re-times), so a caller can keep the two in proportion.
 pub(crate) fn improve(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn FnMut() -> bool) -> (Outcome, u64) {
+    let (outcome, work, _) = improve_counted(a, horizon, budget, keep_going);
+    (outcome, work)
+}
+
+/// [`improve`], with the number of nodes it visited too.
+fn improve_counted(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn FnMut() -> bool) -> (Outcome, u64, u64) {
     let mut on = vec![Vec::new(); a.machines];
     for (o, &m) in a.machine.iter().enumerate() {
         on[m].push(o);
@@ -104,6 +115,7 @@ pub(crate) fn improve(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut 
         dirty: Vec::new(),
         before: Vec::new(),
         unranked_scratch: Vec::new(),
+        disjunctive: Disjunctive::default(),
     };
     let mut best = Outcome::None;
     let mut horizon = horizon;
@@ -113,10 +125,42 @@ pub(crate) fn improve(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut 
                 horizon = makespan - 1;
                 best = found;
             }
-            Outcome::None => return (best, s.work),
-            Outcome::Unknown => return (if best == Outcome::None { Outcome::Unknown } else { best }, s.work),
+            Outcome::None => return (best, s.work, s.nodes),
+            Outcome::Unknown => return (if best == Outcome::None { Outcome::Unknown } else { best }, s.work, s.nodes),
         }
     }
+}
+
+/// The exact step on a schedule's machine assignment (`jobs`: each job's
+/// operations as (machine, duration)), from `horizon` down, until it
+/// proves that nothing is shorter or `keep_going` says stop: for
+/// `benches/exact_speed.rs` to time. Returns the least makespan found
+/// (`None` if none), whether the search ended (the last bound proven
+/// infeasible), the work units and the nodes.
+#[doc(hidden)]
+pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], horizon: i64, keep_going: &mut dyn FnMut() -> bool) -> (Option<i64>, bool, u64, u64) {
+    let (mut job_next, mut job_prev, mut machine, mut dur) = (vec![], vec![], vec![], vec![]);
+    for job in jobs {
+        for (k, &(m, d)) in job.iter().enumerate() {
+            let at = dur.len();
+            job_prev.push(if k == 0 { NONE } else { at - 1 });
+            job_next.push(if k + 1 == job.len() { NONE } else { at + 1 });
+            machine.push(m);
+            dur.push(d);
+        }
+    }
+    let machines = machine.iter().max().map_or(0, |&m| m + 1);
+    let a = Assigned { job_next: &job_next, job_prev: &job_prev, machine: &machine, dur: &dur, machines };
+    let mut stopped = false;
+    let (outcome, work, nodes) = improve_counted(&a, horizon, u64::MAX, &mut || {
+        stopped = stopped || !keep_going();
+        !stopped
+    });
+    let best = match outcome {
+        Outcome::Found { makespan, .. } => Some(makespan),
+        _ => None,
+    };
+    (best, !stopped, work, nodes)
 }
 
 impl Search<'_> {
@@ -306,101 +350,9 @@ impl Search<'_> {
             latest = node.lct[r] - a.dur[r];
         }
         let k = u.len() as u64;
-        self.work += k * k * (k + 1) + self.on[m].len() as u64;
-        u.len() < 2 || disjunctive(u, a.dur, &mut node.est, &mut node.lct, &mut changed)
+        self.work += k * k + 4 * k * u64::from(k.max(1).ilog2() + 1) + self.on[m].len() as u64;
+        u.len() < 2 || self.disjunctive.narrow(u, a.dur, &mut node.est, &mut node.lct, &mut changed)
     }
-}
-
-/// Raises `x` to `to`, noting a change.
-fn raise(x: &mut i64, to: i64, changed: &mut bool) {
-    if *x < to {
-        *x = to;
-        *changed = true;
-    }
-}
-
-/// Lowers `x` to `to`, noting a change.
-fn lower(x: &mut i64, to: i64, changed: &mut bool) {
-    if *x > to {
-        *x = to;
-        *changed = true;
-    }
-}
-
-/// Pairwise disjunction and edge finding over the task intervals of the
-/// operations `u` of one machine; `false` on overload.
-fn disjunctive(u: &[usize], dur: &[i64], est: &mut [i64], lct: &mut [i64], changed: &mut bool) -> bool {
-    for (i, &x) in u.iter().enumerate() {
-        for &y in &u[i + 1..] {
-            let x_first = est[x] + dur[x] + dur[y] <= lct[y];
-            let y_first = est[y] + dur[y] + dur[x] <= lct[x];
-            let (before, after) = match (x_first, y_first) {
-                (false, false) => return false,
-                (true, false) => (x, y),
-                (false, true) => (y, x),
-                (true, true) => continue,
-            };
-            let (end, start_by) = (est[before] + dur[before], lct[after] - dur[after]);
-            raise(&mut est[after], end, changed);
-            lower(&mut lct[before], start_by, changed);
-        }
-    }
-    // Edge finding over task intervals. For each bound `to` (a latest
-    // end), the operations ending by it, taken from the latest start
-    // down: each prefix is the interval [t, to]. An operation outside it
-    // that cannot go first nor among them goes after all of them, so no
-    // earlier than their earliest completion (the largest t' + work from
-    // t' on, over the prefix). Then the mirror image for the other side.
-    let mut set: Vec<usize> = Vec::with_capacity(u.len());
-    for &hi in u {
-        let to = lct[hi];
-        set.clear();
-        set.extend(u.iter().copied().filter(|&o| lct[o] <= to));
-        set.sort_unstable_by_key(|&o| std::cmp::Reverse(est[o]));
-        let (mut p, mut ect) = (0, i64::MIN);
-        for k in 0..set.len() {
-            let t = est[set[k]];
-            p += dur[set[k]];
-            ect = ect.max(t + p);
-            if t + p > to {
-                return false;
-            }
-            if k + 1 < set.len() && est[set[k + 1]] == t {
-                continue; // the interval ends with all of equal start
-            }
-            for &i in u {
-                let inside = lct[i] <= to && est[i] >= t;
-                if !inside && t.min(est[i]) + p + dur[i] > to {
-                    raise(&mut est[i], ect, changed);
-                }
-            }
-        }
-    }
-    for &lo in u {
-        let from = est[lo];
-        set.clear();
-        set.extend(u.iter().copied().filter(|&o| est[o] >= from));
-        set.sort_unstable_by_key(|&o| lct[o]);
-        let (mut p, mut lst) = (0, i64::MAX);
-        for k in 0..set.len() {
-            let t = lct[set[k]];
-            p += dur[set[k]];
-            lst = lst.min(t - p);
-            if t - p < from {
-                return false;
-            }
-            if k + 1 < set.len() && lct[set[k + 1]] == t {
-                continue;
-            }
-            for &i in u {
-                let inside = est[i] >= from && lct[i] <= t;
-                if !inside && t.max(lct[i]) - p - dur[i] < from {
-                    lower(&mut lct[i], lst, changed);
-                }
-            }
-        }
-    }
-    true
 }
 
 #[cfg(test)]
