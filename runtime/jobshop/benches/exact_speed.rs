@@ -9,19 +9,30 @@
 //! `cargo bench -p jobshop --bench exact_speed` (release profile); leave
 //! the machine otherwise idle. Each search stops after `LIMIT` seconds
 //! (marked "stopped": then only the rate compares across builds).
+//! `cargo bench -p jobshop --bench exact_speed -- FILE KEY...` runs it on
+//! other schedules of that form (`{KEY: {"result": a solver result}}`,
+//! as `solve --json` writes and bench/lns_probe.py keeps).
 
 use std::time::{Duration, Instant};
 
+const SCHEDULES: &str = "../../bench/results/lns-probe-2026-12-06-schedules.json";
 const KEYS: [&str; 5] = ["seti5x-s1", "seti5x-s2", "seti5xxx-s1", "seti5xxx-s2", "seti5xxx-s3"];
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn main() {
-    let text = std::fs::read_to_string("../../bench/results/lns-probe-2026-12-06-schedules.json").expect("bench/results/lns-probe-2026-12-06-schedules.json");
-    let all: serde_json::Value = serde_json::from_str(&text).expect("the schedules file is JSON");
+    // `cargo bench` passes `--bench` to a harness-less bench: not ours.
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let (file, keys): (&str, Vec<&str>) = match args.split_first() {
+        Some((file, keys)) if !keys.is_empty() => (file, keys.iter().map(String::as_str).collect()),
+        Some(_) => panic!("usage: exact_speed [FILE KEY...]"),
+        None => (SCHEDULES, KEYS.to_vec()),
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let all: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
     println!("{:<12} {:>5} {:>5} {:>8} {:>9} {:>8} {:>8} {:>8}", "schedule", "from", "best", "ended", "nodes", "seconds", "nodes/s", "ns/unit");
-    for key in KEYS {
+    for key in keys {
         let result = &all[key]["result"];
-        let from = result["makespan"].as_i64().expect("a makespan");
+        let from = result["makespan"].as_i64().unwrap_or_else(|| panic!("{file}: no {key}.result.makespan"));
         let jobs: Vec<Vec<(usize, i64)>> = result["schedule"]
             .as_array()
             .expect("jobs")
