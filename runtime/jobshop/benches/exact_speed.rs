@@ -2,9 +2,10 @@
 //! schedules the tabu search stopped at on Barnes' seti5 instances (kept by
 //! bench/lns_probe.py in bench/results/lns-probe-2026-12-06-schedules.json):
 //! from one below each schedule's makespan down, until it proves that the
-//! assignment allows nothing shorter. Prints the least makespan found, the
-//! nodes, the time, the nodes per second and the nanoseconds per unit of
-//! work (what the flexible search's budget for the step counts).
+//! assignment allows nothing shorter. Prints the least makespan found and
+//! the node it was found at, the nodes, the time, the nodes per second and
+//! the nanoseconds per unit of work (what the flexible search's budget for
+//! the step counts).
 //!
 //! `cargo bench -p jobshop --bench exact_speed` (release profile); leave
 //! the machine otherwise idle. Each search stops after `LIMIT` seconds
@@ -29,7 +30,7 @@ fn main() {
     };
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
     let all: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
-    println!("{:<12} {:>5} {:>5} {:>8} {:>9} {:>8} {:>8} {:>8}", "schedule", "from", "best", "ended", "nodes", "seconds", "nodes/s", "ns/unit");
+    println!("{:<12} {:>5} {:>5} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}", "schedule", "from", "best", "found at", "ended", "nodes", "seconds", "nodes/s", "ns/unit");
     for key in keys {
         let result = &all[key]["result"];
         let from = result["makespan"].as_i64().unwrap_or_else(|| panic!("{file}: no {key}.result.makespan"));
@@ -43,10 +44,12 @@ fn main() {
             })
             .collect();
         let started = Instant::now();
-        let (best, ended, work, nodes) = jobshop::exact::improve_jobs(&jobs, from - 1, &mut || started.elapsed() < LIMIT);
+        let (best, ended, effort) = jobshop::exact::improve_jobs(&jobs, from - 1, &mut || started.elapsed() < LIMIT);
         let seconds = started.elapsed().as_secs_f64();
         let best = best.map_or_else(|| "-".to_string(), |b| b.to_string());
         let ended = if ended { "proved" } else { "stopped" };
-        println!("{key:<12} {from:>5} {best:>5} {ended:>8} {nodes:>9} {seconds:>8.2} {:>8.0} {:>8.1}", nodes as f64 / seconds, seconds * 1e9 / work as f64);
+        let found_at = if best == "-" { "-".to_string() } else { effort.found_at.to_string() };
+        let (nodes, work) = (effort.nodes, effort.work);
+        println!("{key:<12} {from:>5} {best:>5} {found_at:>9} {ended:>8} {nodes:>9} {seconds:>8.2} {:>8.0} {:>8.1}", nodes as f64 / seconds, seconds * 1e9 / work as f64);
     }
 }

@@ -93,12 +93,22 @@ const NONE: usize = usize::MAX;
 /// propagation (measured on seti5: about half the time of an operation
 /// the tabu search re-times), so a caller can keep the two in proportion.
 pub(crate) fn improve(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn FnMut() -> bool) -> (Outcome, u64) {
-    let (outcome, work, _) = improve_counted(a, horizon, budget, keep_going);
-    (outcome, work)
+    let (outcome, effort) = improve_counted(a, horizon, budget, keep_going);
+    (outcome, effort.work)
 }
 
-/// [`improve`], with the number of nodes it visited too.
-fn improve_counted(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn FnMut() -> bool) -> (Outcome, u64, u64) {
+/// What a search cost: its work units and nodes, and the node at which it
+/// found the schedule it returns (0 when none).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Effort {
+    pub work: u64,
+    pub nodes: u64,
+    pub found_at: u64,
+}
+
+/// [`improve`], with its [`Effort`].
+fn improve_counted(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn FnMut() -> bool) -> (Outcome, Effort) {
     let mut on = vec![Vec::new(); a.machines];
     for (o, &m) in a.machine.iter().enumerate() {
         on[m].push(o);
@@ -119,14 +129,19 @@ fn improve_counted(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn
     };
     let mut best = Outcome::None;
     let mut horizon = horizon;
+    let mut found_at = 0;
     loop {
         match s.solve(horizon, keep_going) {
             found @ Outcome::Found { makespan, .. } => {
                 horizon = makespan - 1;
                 best = found;
+                found_at = s.nodes;
             }
-            Outcome::None => return (best, s.work, s.nodes),
-            Outcome::Unknown => return (if best == Outcome::None { Outcome::Unknown } else { best }, s.work, s.nodes),
+            Outcome::None => return (best, Effort { work: s.work, nodes: s.nodes, found_at }),
+            Outcome::Unknown => {
+                let best = if best == Outcome::None { Outcome::Unknown } else { best };
+                return (best, Effort { work: s.work, nodes: s.nodes, found_at });
+            }
         }
     }
 }
@@ -136,9 +151,9 @@ fn improve_counted(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn
 /// proves that nothing is shorter or `keep_going` says stop: for
 /// `benches/exact_speed.rs` to time. Returns the least makespan found
 /// (`None` if none), whether the search ended (the last bound proven
-/// infeasible), the work units and the nodes.
+/// infeasible), and its effort.
 #[doc(hidden)]
-pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], horizon: i64, keep_going: &mut dyn FnMut() -> bool) -> (Option<i64>, bool, u64, u64) {
+pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], horizon: i64, keep_going: &mut dyn FnMut() -> bool) -> (Option<i64>, bool, Effort) {
     let (mut job_next, mut job_prev, mut machine, mut dur) = (vec![], vec![], vec![], vec![]);
     for job in jobs {
         for (k, &(m, d)) in job.iter().enumerate() {
@@ -152,7 +167,7 @@ pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], horizon: i64, keep_going: &mut d
     let machines = machine.iter().max().map_or(0, |&m| m + 1);
     let a = Assigned { job_next: &job_next, job_prev: &job_prev, machine: &machine, dur: &dur, machines };
     let mut stopped = false;
-    let (outcome, work, nodes) = improve_counted(&a, horizon, u64::MAX, &mut || {
+    let (outcome, effort) = improve_counted(&a, horizon, u64::MAX, &mut || {
         stopped = stopped || !keep_going();
         !stopped
     });
@@ -160,7 +175,7 @@ pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], horizon: i64, keep_going: &mut d
         Outcome::Found { makespan, .. } => Some(makespan),
         _ => None,
     };
-    (best, !stopped, work, nodes)
+    (best, !stopped, effort)
 }
 
 impl Search<'_> {

@@ -159,11 +159,14 @@ pub struct Search<'a> {
     /// The tabu entries a step's first try overwrote (see [`Search::step`]).
     saved: Vec<(usize, u64)>,
     /// The exact step's account (see [`Search::exact_step`]): the
-    /// assignments (hashed) and bounds it last tried, and all the work it
-    /// has done.
+    /// assignments (hashed) and bounds it last tried, all the work it has
+    /// done, and the schedule it tries next.
     exact_tried: Vec<(u64, i64)>,
     exact_work: u64,
-    exact_last: u64,
+    exact_pending: Option<Solution>,
+    /// The work of the next try: `EXACT_TRY_WORK` per operation at first,
+    /// twice as much after each try that ran out of it.
+    exact_try_work: u64,
 }
 
 /// How many of the exact step's tries are remembered, so that memory stays
@@ -184,10 +187,23 @@ fn assignment_hash(machine: &[usize]) -> u64 {
 /// The exact step's share of the search's work: its units (operations
 /// visited by its propagation) against the tabu search's (operations per
 /// iteration). A unit of the exact step costs about half the time of one
-/// of the tabu search's, so this gives it about a third of the time when
-/// its tries find nothing. 0.5 and 1.0 gave the same makespans on Barnes'
-/// seti5 at 60 s (seed 1); not tuned further.
+/// of the tabu search's (4.3 against 8.5 ns on seti5xxx), so this gives it
+/// about a third of the time while it has candidates.
 const EXACT_SHARE: f64 = 1.0;
+
+/// The work of a first try, per operation: on seti5 about 10,000 nodes,
+/// a second. On the assignments of 46 trajectory ends of seti5xxx at the
+/// best (1197), the step proved the least makespan in 1,120 to 16,645
+/// nodes (0.15-1.8 s), and 10 of them admitted 1194, the optimum. On
+/// seti5c12 at 1170 it took 100,000-400,000 nodes (14-49 s; 5 of 17
+/// admitted 1169, the optimum): a try that runs out doubles the next.
+const EXACT_TRY_WORK: u64 = 1_000_000;
+
+/// How far above the best a trajectory's best may end and still be tried,
+/// as a fraction of the best (1/200): of the assignments of 23 trajectory
+/// ends three units (0.25%) above seti5xxx's best of 1197, 12 admitted
+/// the optimum 1194, more than of those at the best.
+const EXACT_REACH: i64 = 200;
 
 /// A move with its estimate and its random tie-break.
 type Scored = (i64, u64, FlexMove);
@@ -235,43 +251,58 @@ impl<'a> Search<'a> {
             saved: Vec::new(),
             exact_tried: Vec::new(),
             exact_work: 0,
-            exact_last: 0,
+            exact_pending: None,
+            exact_try_work: EXACT_TRY_WORK * n,
         }
     }
 
     /// Tries to beat the best by the exact step (`crate::exact`) on the
-    /// machine assignment of the spent trajectory's best, when that is as
-    /// good as the best: the tabu search ends a unit or two above the
-    /// optimum on schedules whose assignment admits it (Barnes' seti5), and
-    /// each trajectory brings another assignment. Each assignment is tried
-    /// once for each bound, with the work the step's share has earned
-    /// since it last ran. `true` when it found a better schedule, now the
-    /// best and the current one.
+    /// machine assignment of a spent trajectory's best: the tabu search
+    /// ends a few units above the optimum on schedules whose assignment
+    /// admits it (Barnes' seti5), and each trajectory brings another
+    /// assignment. A trajectory's best within `EXACT_REACH` of the best
+    /// becomes the candidate (the latest such); whenever the step's share
+    /// has earned a try's work, the candidate is tried one unit below the
+    /// best, each assignment once for each bound. `true` when it found a
+    /// better schedule, now the best and the current one.
     fn exact_step(&mut self, keep_going: &mut dyn FnMut() -> bool) -> bool {
         let n = self.inst.operations() as u64;
-        let earned = (EXACT_SHARE * (self.iter * n) as f64) as u64;
-        let allowed = earned.saturating_sub(self.exact_work);
-        if n > EXACT_MAX_OPERATIONS || self.local.makespan > self.best.makespan || allowed < (1_000 * n).max(2 * self.exact_last) {
+        if n > EXACT_MAX_OPERATIONS {
             return false;
         }
-        let key = (assignment_hash(&self.local.machine), self.best.makespan);
-        if self.exact_tried.contains(&key) {
+        if self.local.makespan <= self.best.makespan + self.best.makespan / EXACT_REACH && !self.exact_tried.contains(&self.exact_key(&self.local)) {
+            self.exact_pending = Some(self.local.clone());
+        }
+        let earned = (EXACT_SHARE * (self.iter * n) as f64) as u64;
+        let try_work = self.exact_try_work;
+        if earned.saturating_sub(self.exact_work) < try_work {
             return false;
+        }
+        let Some(candidate) = self.exact_pending.take() else {
+            return false;
+        };
+        let key = self.exact_key(&candidate);
+        if self.exact_tried.contains(&key) {
+            return false; // tried since, for this bound
         }
         if self.exact_tried.len() == EXACT_REMEMBERED {
             self.exact_tried.remove(0);
         }
         self.exact_tried.push(key);
         let g = &self.inst.g;
-        let local = &self.local;
-        let a = crate::exact::Assigned { job_next: &g.job_next, job_prev: &g.job_prev, machine: &local.machine, dur: &local.dur, machines: g.machines };
-        let (outcome, work) = crate::exact::improve(&a, self.best.makespan - 1, allowed, keep_going);
+        let a = crate::exact::Assigned { job_next: &g.job_next, job_prev: &g.job_prev, machine: &candidate.machine, dur: &candidate.dur, machines: g.machines };
+        let (outcome, work) = crate::exact::improve(&a, self.best.makespan - 1, try_work, keep_going);
         self.exact_work += work;
-        self.exact_last = allowed;
-        let crate::exact::Outcome::Found { seq, .. } = outcome else {
-            return false;
+        let seq = match outcome {
+            crate::exact::Outcome::Found { seq, .. } => seq,
+            crate::exact::Outcome::None => return false,
+            crate::exact::Outcome::Unknown => {
+                // Harder than a try: the next gets twice the work.
+                self.exact_try_work = self.exact_try_work.saturating_mul(2);
+                return false;
+            }
         };
-        let mut found = Solution { seq, ..self.local.clone() };
+        let mut found = Solution { seq, ..candidate };
         found.makespan = self.inst.timed(&found).expect("a ranking is acyclic").makespan;
         assert!(found.makespan < self.best.makespan, "the exact step beats the bound it was given");
         self.keep_local();
@@ -279,6 +310,12 @@ impl<'a> Search<'a> {
         self.restart_from(&found);
         self.patience.gained();
         true
+    }
+
+    /// What the exact step remembers of a try: the assignment (hashed) and
+    /// the bound it would be tried below.
+    fn exact_key(&self, s: &Solution) -> (u64, i64) {
+        (assignment_hash(&s.machine), self.best.makespan)
     }
 
     fn current(&self) -> Solution {
@@ -775,14 +812,18 @@ mod tests {
     /// The exact step on the list scheduler's schedule of mk01 (the
     /// trajectory's best and the best) finds a shorter schedule of the
     /// same assignment, which becomes the best and the current schedule;
-    /// the same assignment is not tried again for the same bound.
+    /// the same assignment is not tried again for the same bound, and a
+    /// trajectory's best too far above the best is not tried at all.
     #[test]
     fn the_exact_step_beats_the_best_on_its_assignment() {
         let p = mk01();
         let inst = Instance::new(&p);
         let start = crate::flexible::construct::dispatch(&p, None);
         let mut search = Search::new(&inst, start.clone(), 1);
-        search.iter = 1_000_000; // as if the tabu search had earned the step its work
+        let try_iterations = EXACT_TRY_WORK / EXACT_SHARE as u64;
+        assert!(!search.exact_step(&mut || true), "no try before the tabu search has earned one");
+        assert!(search.exact_pending.is_some(), "the candidate waits for it");
+        search.iter = try_iterations; // as if the tabu search had earned the step a try
         assert!(search.exact_step(&mut || true), "from {}", start.makespan);
         let best = search.best.clone();
         assert!(best.makespan < start.makespan);
@@ -792,13 +833,33 @@ mod tests {
         // The step returns the best it proved for the assignment: trying
         // that assignment below the new bound finds nothing.
         search.local = best.clone();
-        search.iter = 10_000_000;
+        search.iter += 10 * try_iterations;
         assert!(!search.exact_step(&mut || true));
         assert_eq!(search.best, best);
         assert_eq!(search.exact_tried.len(), 2);
-        search.iter = 100_000_000;
+        search.iter += 10 * try_iterations;
         assert!(!search.exact_step(&mut || true));
         assert_eq!(search.exact_tried.len(), 2, "not tried again");
+        // The start, more than 1/EXACT_REACH above the new best, is not a
+        // candidate.
+        assert!(start.makespan > best.makespan + best.makespan / EXACT_REACH);
+        search.local = start;
+        search.iter += 10 * try_iterations;
+        assert!(!search.exact_step(&mut || true));
+        assert_eq!(search.exact_tried.len(), 2, "too far above the best");
+    }
+
+    /// A try that runs out of work doubles the next try's.
+    #[test]
+    fn a_try_that_runs_out_doubles_the_next() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let mut search = Search::new(&inst, crate::flexible::construct::dispatch(&p, None), 1);
+        search.exact_try_work = 1;
+        search.iter = 1_000;
+        assert!(!search.exact_step(&mut || true));
+        assert_eq!(search.exact_tried.len(), 1, "tried");
+        assert_eq!(search.exact_try_work, 2);
     }
 
     #[test]
