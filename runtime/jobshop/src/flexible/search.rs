@@ -820,7 +820,7 @@ mod tests {
         let inst = Instance::new(&p);
         let start = crate::flexible::construct::dispatch(&p, None);
         let mut search = Search::new(&inst, start.clone(), 1);
-        let try_iterations = EXACT_TRY_WORK / EXACT_SHARE as u64;
+        let try_iterations = (EXACT_TRY_WORK as f64 / EXACT_SHARE).ceil() as u64;
         assert!(!search.exact_step(&mut || true), "no try before the tabu search has earned one");
         assert!(search.exact_pending.is_some(), "the candidate waits for it");
         search.iter = try_iterations; // as if the tabu search had earned the step a try
