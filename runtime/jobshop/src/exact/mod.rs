@@ -146,6 +146,36 @@ fn improve_counted(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn
     }
 }
 
+/// An assignment that owns its vectors, built from each job's operations
+/// as (machine, duration).
+struct Jobs {
+    job_next: Vec<usize>,
+    job_prev: Vec<usize>,
+    machine: Vec<usize>,
+    dur: Vec<i64>,
+}
+
+impl Jobs {
+    fn new(jobs: &[Vec<(usize, i64)>]) -> Self {
+        let mut o = Jobs { job_next: vec![], job_prev: vec![], machine: vec![], dur: vec![] };
+        for job in jobs {
+            for (k, &(m, d)) in job.iter().enumerate() {
+                let at = o.dur.len();
+                o.job_prev.push(if k == 0 { NONE } else { at - 1 });
+                o.job_next.push(if k + 1 == job.len() { NONE } else { at + 1 });
+                o.machine.push(m);
+                o.dur.push(d);
+            }
+        }
+        o
+    }
+
+    fn view(&self) -> Assigned<'_> {
+        let machines = self.machine.iter().max().map_or(0, |&m| m + 1);
+        Assigned { job_next: &self.job_next, job_prev: &self.job_prev, machine: &self.machine, dur: &self.dur, machines }
+    }
+}
+
 /// The exact step on a schedule's machine assignment (`jobs`: each job's
 /// operations as (machine, duration)), from `horizon` down, until it
 /// proves that nothing is shorter or `keep_going` says stop: for
@@ -154,18 +184,8 @@ fn improve_counted(a: &Assigned, horizon: i64, budget: u64, keep_going: &mut dyn
 /// infeasible), and its effort.
 #[doc(hidden)]
 pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], horizon: i64, keep_going: &mut dyn FnMut() -> bool) -> (Option<i64>, bool, Effort) {
-    let (mut job_next, mut job_prev, mut machine, mut dur) = (vec![], vec![], vec![], vec![]);
-    for job in jobs {
-        for (k, &(m, d)) in job.iter().enumerate() {
-            let at = dur.len();
-            job_prev.push(if k == 0 { NONE } else { at - 1 });
-            job_next.push(if k + 1 == job.len() { NONE } else { at + 1 });
-            machine.push(m);
-            dur.push(d);
-        }
-    }
-    let machines = machine.iter().max().map_or(0, |&m| m + 1);
-    let a = Assigned { job_next: &job_next, job_prev: &job_prev, machine: &machine, dur: &dur, machines };
+    let jobs = Jobs::new(jobs);
+    let a = jobs.view();
     let mut stopped = false;
     let (outcome, effort) = improve_counted(&a, horizon, u64::MAX, &mut || {
         stopped = stopped || !keep_going();
@@ -450,33 +470,16 @@ mod tests {
         }
     }
 
-    struct Owned {
-        job_next: Vec<usize>,
-        job_prev: Vec<usize>,
-        machine: Vec<usize>,
-        dur: Vec<i64>,
-        machines: usize,
-    }
-
-    impl Owned {
-        fn random(rng: &mut crate::rng::Rng, jobs: usize, machines: usize) -> Self {
-            let mut o = Owned { job_next: vec![], job_prev: vec![], machine: vec![], dur: vec![], machines };
-            for _ in 0..jobs {
+    /// A random instance: `jobs` jobs of 1 to `machines` operations, each
+    /// on a random machine for 1 to 9 units.
+    fn random(rng: &mut crate::rng::Rng, jobs: usize, machines: usize) -> Jobs {
+        let jobs: Vec<Vec<(usize, i64)>> = (0..jobs)
+            .map(|_| {
                 let len = 1 + rng.below(machines);
-                for k in 0..len {
-                    let at = o.dur.len();
-                    o.job_prev.push(if k == 0 { NONE } else { at - 1 });
-                    o.job_next.push(if k + 1 == len { NONE } else { at + 1 });
-                    o.machine.push(rng.below(machines));
-                    o.dur.push(1 + rng.below(9) as i64);
-                }
-            }
-            o
-        }
-
-        fn view(&self) -> Assigned<'_> {
-            Assigned { job_next: &self.job_next, job_prev: &self.job_prev, machine: &self.machine, dur: &self.dur, machines: self.machines }
-        }
+                (0..len).map(|_| (rng.below(machines), 1 + rng.below(9) as i64)).collect()
+            })
+            .collect();
+        Jobs::new(&jobs)
     }
 
     /// On small random instances the exact step finds the optimum when
@@ -487,7 +490,7 @@ mod tests {
         let mut checked = 0;
         for _ in 0..200 {
             let (jobs, machines) = (3 + rng.below(2), 2 + rng.below(2));
-            let inst = Owned::random(&mut rng, jobs, machines);
+            let inst = random(&mut rng, jobs, machines);
             let a = inst.view();
             let per: Vec<usize> = (0..a.machines).map(|m| a.machine.iter().filter(|&&x| x == m).count()).collect();
             if per.iter().map(|&k| (1..=k).product::<usize>()).product::<usize>() > 50_000 {
@@ -510,7 +513,7 @@ mod tests {
     #[test]
     fn a_spent_budget_says_unknown() {
         let mut rng = crate::rng::Rng::new(3);
-        let inst = Owned::random(&mut rng, 8, 4);
+        let inst = random(&mut rng, 8, 4);
         assert_eq!(improve(&inst.view(), 10_000, 1, &mut || true).0, Outcome::Unknown);
     }
 }
@@ -530,19 +533,17 @@ mod barnes {
         let text = std::fs::read_to_string("../../bench/results/lns-probe-2026-12-06-schedules.json").expect("the probe's schedules");
         let all: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         let r = &all["seti5x-s2"]["result"];
-        let (mut job_next, mut job_prev, mut machine, mut dur) = (vec![], vec![], vec![], vec![]);
-        for job in r["schedule"].as_array().expect("jobs") {
-            let ops = job.as_array().expect("operations");
-            for (k, op) in ops.iter().enumerate() {
-                let at = dur.len();
-                job_prev.push(if k == 0 { NONE } else { at - 1 });
-                job_next.push(if k + 1 == ops.len() { NONE } else { at + 1 });
-                machine.push(op["machine"].as_u64().expect("machine") as usize);
-                dur.push(op["duration"].as_i64().expect("duration"));
-            }
-        }
-        let machines = 1 + *machine.iter().max().expect("operations");
-        let a = Assigned { job_next: &job_next, job_prev: &job_prev, machine: &machine, dur: &dur, machines };
+        let jobs: Vec<Vec<(usize, i64)>> = r["schedule"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .map(|job| {
+                let ops = job.as_array().expect("operations");
+                ops.iter().map(|op| (op["machine"].as_u64().expect("machine") as usize, op["duration"].as_i64().expect("duration"))).collect()
+            })
+            .collect();
+        let jobs = Jobs::new(&jobs);
+        let a = jobs.view();
         assert_eq!(r["makespan"], 1199);
         let (outcome, _) = improve(&a, 1198, 1_000_000_000, &mut || true);
         let Outcome::Found { seq, .. } = outcome else { panic!("{outcome:?}") };
