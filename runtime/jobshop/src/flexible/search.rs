@@ -17,9 +17,9 @@
 //! the one after it to its job predecessor; each test is a sound sufficient
 //! condition on heads and tails, and the re-timing still checks.
 //!
-//! When a trajectory is spent on a schedule as good as the best, the
-//! exact step (`crate::exact`) looks for a shorter schedule of that
-//! schedule's machine assignment (see [`Search::exact_step`]).
+//! When a trajectory is spent on a schedule within 0.5% of the best, the
+//! exact step (`crate::exact`) looks for a schedule shorter than the best
+//! on that schedule's machine assignment (see [`Search::exact_step`]).
 
 use crate::block_estimates::BlockEstimates;
 use crate::elite::{ELITE, Elite, Patience, hard_kicks, relink_left};
