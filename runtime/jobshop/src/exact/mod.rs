@@ -384,8 +384,12 @@ impl Search<'_> {
             lower(&mut node.lct[r], latest, &mut changed);
             latest = node.lct[r] - a.dur[r];
         }
+        // Each side of the rules sorts four ways and walks three trees of
+        // depth log k: weighed so that a unit stays near 4 ns on seti5
+        // (benches/exact_speed.rs), as the tabu search's budget for the
+        // step assumes.
         let k = u.len() as u64;
-        self.work += k * k + 4 * k * u64::from(k.max(1).ilog2() + 1) + self.on[m].len() as u64;
+        self.work += 16 * k * u64::from(k.max(1).ilog2() + 1) + self.on[m].len() as u64;
         u.len() < 2 || self.disjunctive.narrow(u, a.dur, &mut node.est, &mut node.lct, &mut changed)
     }
 }
