@@ -2,8 +2,9 @@
 //! makespan at most `horizon`, and if so which? A constraint search in the
 //! classic style (no learning): each operation keeps a window
 //! [earliest start, latest end]; job precedences, the machines already
-//! ranked, pairwise disjunction and edge finding (Vilím's Θ-Λ tree, in
-//! `disjunctive`) narrow the windows; the search ranks one machine's
+//! ranked, and each machine's edge finding, detectable precedences and
+//! not-first/not-last (Vilím's Θ and Θ-Λ trees, in `disjunctive`) narrow
+//! the windows; the search ranks one machine's
 //! next operation at a time (rank-first, the machine of least slack),
 //! depth first, within a budget of work.
 //!

@@ -167,6 +167,11 @@ pub struct Search<'a> {
     /// The work of the next try: `EXACT_TRY_WORK` per operation at first,
     /// twice as much after each try that ran out of it.
     exact_try_work: u64,
+    /// What a try has cost lately (each try's work averaged with the last
+    /// figure): a try starts once the step has earned that much, not its
+    /// whole budget, so tries that settle early come as often as they
+    /// cost (see [`Search::exact_step`]).
+    exact_cost: u64,
 }
 
 /// How many of the exact step's tries are remembered, so that memory stays
@@ -253,6 +258,7 @@ impl<'a> Search<'a> {
             exact_work: 0,
             exact_pending: None,
             exact_try_work: EXACT_TRY_WORK * n,
+            exact_cost: EXACT_TRY_WORK * n,
         }
     }
 
@@ -262,8 +268,8 @@ impl<'a> Search<'a> {
     /// admits it (Barnes' seti5), and each trajectory brings another
     /// assignment. A trajectory's best within `EXACT_REACH` of the best
     /// becomes the candidate (the latest such); whenever the step's share
-    /// has earned a try's work, the candidate is tried one unit below the
-    /// best, each assignment once for each bound. `true` when it found a
+    /// has earned what a try costs, the candidate is tried one unit below
+    /// the best, each assignment once for each bound. `true` when it found a
     /// better schedule, now the best and the current one.
     fn exact_step(&mut self, keep_going: &mut dyn FnMut() -> bool) -> bool {
         let n = self.inst.operations() as u64;
@@ -275,7 +281,9 @@ impl<'a> Search<'a> {
         }
         let earned = (EXACT_SHARE * (self.iter * n) as f64) as u64;
         let try_work = self.exact_try_work;
-        if earned.saturating_sub(self.exact_work) < try_work {
+        // The step may overdraw by one try's budget; the debt holds back
+        // the next, so over a run it keeps to its share.
+        if earned.saturating_sub(self.exact_work) < self.exact_cost.min(try_work) {
             return false;
         }
         let Some(candidate) = self.exact_pending.take() else {
@@ -293,6 +301,7 @@ impl<'a> Search<'a> {
         let a = crate::exact::Assigned { job_next: &g.job_next, job_prev: &g.job_prev, machine: &candidate.machine, dur: &candidate.dur, machines: g.machines };
         let (outcome, work) = crate::exact::improve(&a, self.best.makespan - 1, try_work, keep_going);
         self.exact_work += work;
+        self.exact_cost = self.exact_cost / 2 + work / 2;
         let seq = match outcome {
             crate::exact::Outcome::Found { seq, .. } => seq,
             crate::exact::Outcome::None => return false,
@@ -847,6 +856,30 @@ mod tests {
         search.iter += 10 * try_iterations;
         assert!(!search.exact_step(&mut || true));
         assert_eq!(search.exact_tried.len(), 2, "too far above the best");
+    }
+
+    /// A try starts once the step has earned what tries have cost lately
+    /// (here far less than a try's budget), runs on credit, and its debt
+    /// holds the next back.
+    #[test]
+    fn a_try_starts_once_the_step_has_earned_what_tries_cost() {
+        let p = mk01();
+        let inst = Instance::new(&p);
+        let n = inst.operations() as u64;
+        let mut search = Search::new(&inst, crate::flexible::construct::dispatch(&p, None), 1);
+        search.exact_cost = 10 * n;
+        let iterations = |work: u64| (work as f64 / (EXACT_SHARE * n as f64)).ceil() as u64;
+        search.iter = iterations(10 * n) - 1;
+        assert!(!search.exact_step(&mut || true));
+        assert!(search.exact_tried.is_empty(), "not earned yet");
+        search.iter = iterations(10 * n);
+        assert!(search.exact_step(&mut || true), "tried and found better");
+        let used = search.exact_work;
+        assert!(used > 10 * n, "it ran past what it had earned ({used} units)");
+        assert_eq!(search.exact_cost, 5 * n + used / 2);
+        search.local = search.best.clone();
+        assert!(!search.exact_step(&mut || true));
+        assert_eq!(search.exact_tried.len(), 1, "the debt holds the next try back");
     }
 
     /// A try that runs out of work doubles the next try's.
