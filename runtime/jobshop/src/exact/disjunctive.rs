@@ -1,6 +1,6 @@
-//! The rules of one machine's unranked operations: pairwise disjunction,
-//! then on each side (earliest starts, and latest ends as the earliest
-//! starts of the mirror image) edge finding, detectable precedences and
+//! The rules of one machine's unranked operations, on each side
+//! (earliest starts, and latest ends as the earliest starts of the
+//! mirror image): edge finding, detectable precedences and
 //! not-last (not-first on the mirror), each O(k log k) on Vilím's Θ and
 //! Θ-Λ trees ("O(n log n) Filtering Algorithms for Unary Resource
 //! Constraint", CPAIOR 2004; Vilím, Barták & Čepek, Constraints 2005).
@@ -15,9 +15,13 @@
 //!   cannot all end before i's latest start, i is not last among them, so
 //!   it ends by the latest of their latest starts.
 //!
-//! Edge finding alone left the search 200,000 nodes from the optimum of
-//! a seti5c12 assignment; with the other two it took 87,000
-//! (bench/results/exact-step-rules-2026-12-07.txt).
+//! With edge finding and the pairwise rule alone, the search on a
+//! seti5c12 assignment found the optimum at node 224,660; with these
+//! three at node 87,407, in three quarters of the time, and the five
+//! seti5 probe schedules took two to five times fewer nodes
+//! (bench/results/exact-step-rules-2026-12-07.txt). Detectable
+//! precedences subsume the pairwise rule (a pair with one order left is
+//! a precedence it detects), so that rule is gone.
 
 /// Leaves of absent operations: far below any time, and far enough from
 /// `i64::MIN` that adding durations cannot overflow.
@@ -368,7 +372,14 @@ mod tests {
                 Some((least, most)) => {
                     assert!(consistent, "{p:?} {est0:?} {lct0:?}: an order fits");
                     for x in 0..p.len() {
-                        assert!(est[x] <= least[x] && lct[x] >= most[x], "{p:?} {est0:?} {lct0:?}: operation {x} narrowed to [{}, {}], fits in [{}, {}]", est[x], lct[x], least[x], most[x]);
+                        assert!(
+                            est[x] <= least[x] && lct[x] >= most[x],
+                            "{p:?} {est0:?} {lct0:?}: operation {x} narrowed to [{}, {}], fits in [{}, {}]",
+                            est[x],
+                            lct[x],
+                            least[x],
+                            most[x]
+                        );
                     }
                     narrowed += usize::from(changed);
                 }
