@@ -192,16 +192,18 @@ fn assignment_hash(machine: &[usize]) -> u64 {
 /// The exact step's share of the search's work: its units (operations
 /// visited by its propagation) against the tabu search's (operations per
 /// iteration). A unit of the exact step costs about half the time of one
-/// of the tabu search's (4.3 against 8.5 ns on seti5xxx), so this gives it
+/// of the tabu search's (about 4 against 8.5 ns on seti5xxx), so this gives it
 /// about a third of the time while it has candidates.
 const EXACT_SHARE: f64 = 1.0;
 
-/// The work of a first try, per operation: on seti5 about 10,000 nodes,
-/// a second. On the assignments of 46 trajectory ends of seti5xxx at the
+/// The work of a first try, per operation: on seti5 about a second
+/// (4,000 nodes with stop 45's rules, 10,000 before). With the rules of
+/// before, on the assignments of 46 trajectory ends of seti5xxx at the
 /// best (1197), the step proved the least makespan in 1,120 to 16,645
 /// nodes (0.15-1.8 s), and 10 of them admitted 1194, the optimum. On
 /// seti5c12 at 1170 it took 100,000-400,000 nodes (14-49 s; 5 of 17
-/// admitted 1169, the optimum): a try that runs out doubles the next.
+/// admitted 1169, the optimum; with stop 45's rules about 2.5 times fewer
+/// nodes, each dearer): a try that runs out doubles the next.
 const EXACT_TRY_WORK: u64 = 1_000_000;
 
 /// How far above the best a trajectory's best may end and still be tried,
