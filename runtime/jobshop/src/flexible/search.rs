@@ -192,8 +192,8 @@ fn assignment_hash(machine: &[usize]) -> u64 {
 /// The exact step's share of the search's work: its units (operations
 /// visited by its propagation) against the tabu search's (operations per
 /// iteration). A unit of the exact step costs about half the time of one
-/// of the tabu search's (about 4 against 8.5 ns on seti5xxx), so this gives it
-/// about a third of the time while it has candidates.
+/// of the tabu search's (about 4 against 8.5 ns on seti5xxx), so this
+/// gives it about a third of the time while it has candidates.
 const EXACT_SHARE: f64 = 1.0;
 
 /// The work of a first try, per operation: on seti5 about a second
