@@ -34,15 +34,7 @@ fn main() {
     for key in keys {
         let result = &all[key]["result"];
         let from = result["makespan"].as_i64().unwrap_or_else(|| panic!("{file}: no {key}.result.makespan"));
-        let jobs: Vec<Vec<(usize, i64)>> = result["schedule"]
-            .as_array()
-            .expect("jobs")
-            .iter()
-            .map(|job| {
-                let ops = job.as_array().expect("operations");
-                ops.iter().map(|op| (op["machine"].as_u64().expect("machine") as usize, op["duration"].as_i64().expect("duration"))).collect()
-            })
-            .collect();
+        let jobs = jobshop::exact::jobs_of_result(result).unwrap_or_else(|e| panic!("{file}: {key}.result: {e}"));
         let started = Instant::now();
         let (best, ended, effort) = jobshop::exact::improve_jobs(&jobs, from - 1, &mut || started.elapsed() < LIMIT);
         let seconds = started.elapsed().as_secs_f64();

@@ -177,6 +177,28 @@ impl Jobs {
     }
 }
 
+/// Each job's operations as (machine, duration), read from a solver
+/// result (`solve --json`, or a schedule bench/lns_probe.py kept): for the
+/// bench and the tests that start from a kept schedule. The error names
+/// the field that is missing or of the wrong type.
+#[doc(hidden)]
+pub fn jobs_of_result(result: &serde_json::Value) -> Result<Vec<Vec<(usize, i64)>>, String> {
+    let jobs = result["schedule"].as_array().ok_or("no schedule (a list of jobs)")?;
+    jobs.iter()
+        .enumerate()
+        .map(|(j, job)| {
+            let ops = job.as_array().ok_or_else(|| format!("schedule[{j}] is not a list of operations"))?;
+            ops.iter()
+                .enumerate()
+                .map(|(k, op)| match (op["machine"].as_u64(), op["duration"].as_i64()) {
+                    (Some(m), Some(d)) => Ok((m as usize, d)),
+                    _ => Err(format!("schedule[{j}][{k}] needs a whole machine and duration")),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The exact step on a schedule's machine assignment (`jobs`: each job's
 /// operations as (machine, duration)), from `horizon` down, until it
 /// proves that nothing is shorter or `keep_going` says stop: for
@@ -538,16 +560,7 @@ mod barnes {
         let text = std::fs::read_to_string("../../bench/results/lns-probe-2026-12-06-schedules.json").expect("the probe's schedules");
         let all: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         let r = &all["seti5x-s2"]["result"];
-        let jobs: Vec<Vec<(usize, i64)>> = r["schedule"]
-            .as_array()
-            .expect("jobs")
-            .iter()
-            .map(|job| {
-                let ops = job.as_array().expect("operations");
-                ops.iter().map(|op| (op["machine"].as_u64().expect("machine") as usize, op["duration"].as_i64().expect("duration"))).collect()
-            })
-            .collect();
-        let jobs = Jobs::new(&jobs);
+        let jobs = Jobs::new(&jobs_of_result(r).expect("a schedule"));
         let a = jobs.view();
         assert_eq!(r["makespan"], 1199);
         let (outcome, _) = improve(&a, 1198, 1_000_000_000, &mut || true);
