@@ -9,9 +9,9 @@
 //! next from its start or its end, whichever fewer operations could take
 //! (ranking from the start only, the mirror image of an instance, its
 //! jobs reversed, took up to 20 times the nodes of the instance itself
-//! on seti5x, and half of them on seti5c12; from either end, 1.3 to 2.1
-//! times fewer than from the start on seti5x and seti5xxx, and about as
-//! many on seti5c12; benches/exact_speed.rs).
+//! on seti5x, and half to three quarters of them on seti5c12; from
+//! either end, 1.3 to 2.1 times fewer than from the start on seti5x and
+//! seti5xxx, and about as many on seti5c12; benches/exact_speed.rs).
 //!
 //! Why it is here: on Barnes' seti5 instances the tabu search ends one to
 //! four units above the optimum from every seed, and no neighbourhood of a
