@@ -13,6 +13,9 @@
 //! `cargo bench -p jobshop --bench exact_speed -- FILE KEY...` runs it on
 //! other schedules of that form (`{KEY: {"result": a solver result}}`,
 //! as `solve --json` writes and bench/lns_probe.py keeps).
+//! With `EXACT_POOLS=INSTANCE.fjs` (the schedules' instance), the step also
+//! chooses the machines of the instance's pools (`jobshop::exact::Pools`),
+//! as the flexible search has it do.
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,15 @@ fn main() {
         Some(_) => panic!("usage: exact_speed [FILE KEY...]"),
         None => (SCHEDULES, KEYS.to_vec()),
     };
+    let pools = match std::env::var("EXACT_POOLS") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("EXACT_POOLS={path}: {e}"));
+            let p = job_model::FlexibleJobShop::parse_fjs(&text).unwrap_or_else(|e| panic!("EXACT_POOLS={path}: {e}"));
+            let alternatives: Vec<Vec<(usize, i64)>> = p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect();
+            jobshop::exact::Pools::of_instance(&alternatives, p.machines)
+        }
+        Err(_) => jobshop::exact::Pools::default(),
+    };
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
     let all: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
     println!("{:<12} {:>5} {:>5} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}", "schedule", "from", "best", "found at", "ended", "nodes", "seconds", "nodes/s", "ns/unit");
@@ -36,7 +48,7 @@ fn main() {
         let from = result["makespan"].as_i64().unwrap_or_else(|| panic!("{file}: no {key}.result.makespan"));
         let jobs = jobshop::exact::jobs_of_result(result).unwrap_or_else(|e| panic!("{file}: {key}.result: {e}"));
         let started = Instant::now();
-        let (best, ended, effort) = jobshop::exact::improve_jobs(&jobs, from - 1, &mut || started.elapsed() < LIMIT);
+        let (best, ended, effort) = jobshop::exact::improve_jobs(&jobs, &pools, from - 1, &mut || started.elapsed() < LIMIT);
         let seconds = started.elapsed().as_secs_f64();
         let best = best.map_or_else(|| "-".to_string(), |b| b.to_string());
         let ended = if ended { "proved" } else { "stopped" };

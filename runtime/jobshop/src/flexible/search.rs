@@ -46,13 +46,16 @@ pub struct Solution {
 pub struct Instance {
     pub(crate) g: Graph,
     pub(crate) alternatives: Vec<Vec<(usize, i64)>>,
+    /// The machines the exact step assigns itself.
+    pools: crate::exact::Pools,
 }
 
 impl Instance {
     pub fn new(p: &FlexibleJobShop) -> Self {
         let g = Graph::structure(p.machines, p.jobs.iter().map(Vec::len));
-        let alternatives = p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect();
-        Self { g, alternatives }
+        let alternatives: Vec<Vec<(usize, i64)>> = p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect();
+        let pools = crate::exact::Pools::of_instance(&alternatives, p.machines);
+        Self { g, alternatives, pools }
     }
 
     pub fn operations(&self) -> usize {
@@ -172,6 +175,9 @@ pub struct Search<'a> {
     /// whole budget, so tries that settle early come as often as they
     /// cost (see [`Search::exact_step`]).
     exact_cost: u64,
+    /// The last try, if it ran out of work: the next on the same
+    /// assignment and bound goes on from where it stopped.
+    exact_paused: Option<((u64, i64), crate::exact::Exact)>,
 }
 
 /// How many of the exact step's tries are remembered, so that memory stays
@@ -185,8 +191,8 @@ const EXACT_REMEMBERED: usize = 256;
 const EXACT_MAX_OPERATIONS: u64 = 600;
 
 /// A machine assignment's fingerprint (FNV-1a).
-fn assignment_hash(machine: &[usize]) -> u64 {
-    machine.iter().fold(0xcbf2_9ce4_8422_2325, |h, &m| (h ^ m as u64).wrapping_mul(0x0100_0000_01b3))
+fn assignment_hash(machine: impl Iterator<Item = usize>) -> u64 {
+    machine.fold(0xcbf2_9ce4_8422_2325, |h, m| (h ^ m as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The exact step's share of the search's work: its units (operations
@@ -261,6 +267,7 @@ impl<'a> Search<'a> {
             exact_pending: None,
             exact_try_work: EXACT_TRY_WORK * n,
             exact_cost: EXACT_TRY_WORK * n,
+            exact_paused: None,
         }
     }
 
@@ -300,20 +307,46 @@ impl<'a> Search<'a> {
         }
         self.exact_tried.push(key);
         let g = &self.inst.g;
-        let a = crate::exact::Assigned { job_next: &g.job_next, job_prev: &g.job_prev, machine: &candidate.machine, dur: &candidate.dur, machines: g.machines };
-        let (outcome, work) = crate::exact::improve(&a, self.best.makespan - 1, try_work, keep_going);
+        let mut exact = match self.exact_paused.take() {
+            Some((k, exact)) if k == key => exact,
+            _ => {
+                let a = crate::exact::Assigned {
+                    job_next: g.job_next.clone(),
+                    job_prev: g.job_prev.clone(),
+                    machine: candidate.machine.clone(),
+                    dur: candidate.dur.clone(),
+                    machines: g.machines,
+                    pools: self.inst.pools.clone(),
+                };
+                crate::exact::Exact::new(a, self.best.makespan - 1)
+            }
+        };
+        let (outcome, work) = exact.run(try_work, keep_going);
         self.exact_work += work;
         self.exact_cost = self.exact_cost / 2 + work / 2;
         let seq = match outcome {
             crate::exact::Outcome::Found { seq, .. } => seq,
             crate::exact::Outcome::None => return false,
             crate::exact::Outcome::Unknown => {
-                // Harder than a try: the next gets twice the work.
+                // Harder than a try: the next gets twice the work. It may
+                // be this assignment again (when every flexible operation
+                // is in a pool, as on seti5c12, every candidate is the
+                // same one), and then it goes on from here.
                 self.exact_try_work = self.exact_try_work.saturating_mul(2);
+                self.exact_tried.retain(|k| *k != key);
+                self.exact_paused = Some((key, exact));
                 return false;
             }
         };
-        let mut found = Solution { seq, ..candidate };
+        // The step chose the machines of the pools' operations.
+        let mut found = candidate;
+        for (m, s) in seq.iter().enumerate() {
+            for &o in s {
+                let d = self.inst.alternatives[o].iter().find(|x| x.0 == m).expect("the step keeps to the alternatives").1;
+                (found.machine[o], found.dur[o]) = (m, d);
+            }
+        }
+        found.seq = seq;
         found.makespan = self.inst.timed(&found).expect("a ranking is acyclic").makespan;
         assert!(found.makespan < self.best.makespan, "the exact step beats the bound it was given");
         self.keep_local();
@@ -323,10 +356,12 @@ impl<'a> Search<'a> {
         true
     }
 
-    /// What the exact step remembers of a try: the assignment (hashed) and
-    /// the bound it would be tried below.
+    /// What the exact step remembers of a try: the assignment (hashed,
+    /// without the machines of the pools' operations, which the step
+    /// chooses itself) and the bound it would be tried below.
     fn exact_key(&self, s: &Solution) -> (u64, i64) {
-        (assignment_hash(&s.machine), self.best.makespan)
+        let fixed = s.machine.iter().enumerate().map(|(o, &m)| if self.inst.pools.pool(o).is_some() { usize::MAX } else { m });
+        (assignment_hash(fixed), self.best.makespan)
     }
 
     fn current(&self) -> Solution {
