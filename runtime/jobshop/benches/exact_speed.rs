@@ -15,7 +15,8 @@
 //! as `solve --json` writes and bench/lns_probe.py keeps).
 //! With `EXACT_POOLS=INSTANCE.fjs` (the schedules' instance), the step also
 //! chooses the machines of the instance's pools (`jobshop::exact::Pools`),
-//! as the flexible search has it do.
+//! as the flexible search has it do. With `EXACT_SPLIT=DEPTH`, each
+//! schedule is searched as two shares split at that depth (one line each).
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,7 @@ fn main() {
         }
         Err(_) => jobshop::exact::Pools::default(),
     };
+    let split = std::env::var("EXACT_SPLIT").ok().map(|d| d.parse::<usize>().unwrap_or_else(|e| panic!("EXACT_SPLIT={d}: not a depth: {e}")));
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
     let all: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
     println!("{:<12} {:>5} {:>5} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}", "schedule", "from", "best", "found at", "ended", "nodes", "seconds", "nodes/s", "ns/unit");
@@ -47,13 +49,19 @@ fn main() {
         let result = &all[key]["result"];
         let from = result["makespan"].as_i64().unwrap_or_else(|| panic!("{file}: no {key}.result.makespan"));
         let jobs = jobshop::exact::jobs_of_result(result).unwrap_or_else(|e| panic!("{file}: {key}.result: {e}"));
-        let started = Instant::now();
-        let (best, ended, effort) = jobshop::exact::improve_jobs(&jobs, &pools, from - 1, &mut || started.elapsed() < LIMIT);
-        let seconds = started.elapsed().as_secs_f64();
-        let best = best.map_or_else(|| "-".to_string(), |b| b.to_string());
-        let ended = if ended { "proved" } else { "stopped" };
-        let found_at = if best == "-" { "-".to_string() } else { effort.found_at.to_string() };
-        let (nodes, work) = (effort.nodes, effort.work);
-        println!("{key:<12} {from:>5} {best:>5} {found_at:>9} {ended:>8} {nodes:>9} {seconds:>8.2} {:>8.0} {:>8.1}", nodes as f64 / seconds, seconds * 1e9 / work as f64);
+        let splits: Vec<Option<(usize, u64, u64)>> = match split {
+            Some(depth) => (0..2).map(|share| Some((depth, share, 2))).collect(),
+            None => vec![None],
+        };
+        for split in splits {
+            let started = Instant::now();
+            let (best, ended, effort) = jobshop::exact::improve_jobs(&jobs, &pools, split, from - 1, &mut || started.elapsed() < LIMIT);
+            let seconds = started.elapsed().as_secs_f64();
+            let best = best.map_or_else(|| "-".to_string(), |b| b.to_string());
+            let ended = if ended { "proved" } else { "stopped" };
+            let found_at = if best == "-" { "-".to_string() } else { effort.found_at.to_string() };
+            let (nodes, work) = (effort.nodes, effort.work);
+            println!("{key:<12} {from:>5} {best:>5} {found_at:>9} {ended:>8} {nodes:>9} {seconds:>8.2} {:>8.0} {:>8.1}", nodes as f64 / seconds, seconds * 1e9 / work as f64);
+        }
     }
 }

@@ -170,6 +170,22 @@ struct Frame {
     next: usize,
 }
 
+/// A share of the search (see [`Exact::split`]): of the nodes it reaches
+/// at `depth`, in its order, those whose count is `share` modulo
+/// `shares`.
+struct Split {
+    depth: usize,
+    share: u64,
+    shares: u64,
+    reached: u64,
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Split { depth: usize::MAX, share: 0, shares: 1, reached: 0 }
+    }
+}
+
 struct Search {
     a: Assigned,
     /// The bound searched below, whether that search is under way, and
@@ -178,6 +194,7 @@ struct Search {
     open: bool,
     depth: usize,
     frames: Vec<Frame>,
+    split: Split,
     /// What the search ranks: the machines, then each pool as one
     /// resource of as many machines; each operation's, and each one's
     /// number of machines.
@@ -272,6 +289,16 @@ impl Exact {
         (outcome, s.work - before)
     }
 
+    /// Keeps to share `share` of `shares` of the search: each share is
+    /// every `shares`-th node at depth `depth`, with the nodes above it,
+    /// so that threads searching the same assignment and bound search
+    /// apart, each through the whole tree in step. `None` then proves
+    /// nothing of the other shares. Set before the first `run`.
+    pub(crate) fn split(&mut self, depth: usize, share: u64, shares: u64) {
+        assert!(share < shares, "share {share} of {shares}");
+        self.s.split = Split { depth, share, shares, reached: 0 };
+    }
+
     /// Whether the search has ended: the last bound is proven infeasible.
     fn ended(&self) -> bool {
         self.ended
@@ -297,6 +324,7 @@ impl Search {
             open: false,
             depth: 0,
             frames: Vec::new(),
+            split: Split::default(),
             machine,
             capacity,
             free_at: Vec::new(),
@@ -348,8 +376,11 @@ pub fn jobs_of_result(result: &serde_json::Value) -> Result<Vec<Vec<(usize, i64)
 /// (`None` if none), whether the search ended (the last bound proven
 /// infeasible), and its effort.
 #[doc(hidden)]
-pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], pools: &Pools, horizon: i64, keep_going: &mut dyn FnMut() -> bool) -> (Option<i64>, bool, Effort) {
+pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], pools: &Pools, split: Option<(usize, u64, u64)>, horizon: i64, keep_going: &mut dyn FnMut() -> bool) -> (Option<i64>, bool, Effort) {
     let mut exact = Exact::new(Assigned::of_jobs(jobs, pools.clone()), horizon);
+    if let Some((depth, share, shares)) = split {
+        exact.split(depth, share, shares);
+    }
     let best = match exact.run(u64::MAX, keep_going).0 {
         Outcome::Found { makespan, .. } => Some(makespan),
         _ => None,
@@ -372,6 +403,7 @@ impl Search {
                 self.last[m].clear();
             }
             self.depth = 0;
+            self.split.reached = 0;
             self.nodes += 1;
             if !self.propagate(&mut root, None) {
                 return Outcome::None;
@@ -417,6 +449,13 @@ impl Search {
             self.stack[d + 1] = child;
             if !consistent {
                 continue;
+            }
+            if d + 1 == self.split.depth {
+                let mine = self.split.reached % self.split.shares == self.split.share;
+                self.split.reached += 1;
+                if !mine {
+                    continue;
+                }
             }
             self.nodes += 1;
             if let Some(leaf) = self.open_node(d + 1) {

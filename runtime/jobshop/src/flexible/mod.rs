@@ -67,7 +67,7 @@ pub fn solve_from(problem: &FlexibleJobShop, params: &Params, initial: Option<&J
     let start = |t: usize| {
         let seed = params.seed.wrapping_add(t as u64);
         let from = if t == 0 { first.clone() } else { construct::dispatch(problem, Some(&mut rng::Rng::new(seed ^ 0x5EED))) };
-        search::Search::new(&inst, from, seed)
+        search::Search::new(&inst, from, seed).share_exact(t, params.threads)
     };
     // An iteration weighs every alternative of the critical operations.
     let alternatives: usize = problem.jobs.iter().flatten().map(|o| o.alternatives.len()).sum();

@@ -46,8 +46,12 @@ pub struct Solution {
 pub struct Instance {
     pub(crate) g: Graph,
     pub(crate) alternatives: Vec<Vec<(usize, i64)>>,
-    /// The machines the exact step assigns itself.
+    /// The machines the exact step assigns itself, and whether they are
+    /// every choice of machine there is: then every try is of the same
+    /// assignment, and the threads share its search (see
+    /// [`Search::share_exact`]).
     pools: crate::exact::Pools,
+    pools_are_all: bool,
 }
 
 impl Instance {
@@ -55,7 +59,8 @@ impl Instance {
         let g = Graph::structure(p.machines, p.jobs.iter().map(Vec::len));
         let alternatives: Vec<Vec<(usize, i64)>> = p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect();
         let pools = crate::exact::Pools::of_instance(&alternatives, p.machines);
-        Self { g, alternatives, pools }
+        let pools_are_all = !pools.machines.is_empty() && alternatives.iter().enumerate().all(|(o, a)| a.len() == 1 || pools.pool(o).is_some());
+        Self { g, alternatives, pools, pools_are_all }
     }
 
     pub fn operations(&self) -> usize {
@@ -178,6 +183,9 @@ pub struct Search<'a> {
     /// The last try, if it ran out of work: the next on the same
     /// assignment and bound goes on from where it stopped.
     exact_paused: Option<((u64, i64), crate::exact::Exact)>,
+    /// This search's share of the exact step's tries, and how many there
+    /// are: one per thread.
+    exact_share: (u64, u64),
 }
 
 /// How many of the exact step's tries are remembered, so that memory stays
@@ -211,6 +219,15 @@ const EXACT_SHARE: f64 = 1.0;
 /// admitted 1169, the optimum; with stop 45's rules about 2.5 times fewer
 /// nodes, each dearer): a try that runs out doubles the next.
 const EXACT_TRY_WORK: u64 = 1_000_000;
+
+/// The depth at which threads split the search of one assignment: every
+/// other node there. On a schedule of seti5c12 (every assignment of its
+/// pool searched below 1170, `benches/exact_speed.rs`) the search alone
+/// found 1169 at node 138,945; split in two at depth 6, one half found it
+/// at node 105,735 and the other had none; at depth 12, one at node
+/// 60,625; at depth 20, each at about 75,000 (74,278 and 75,822); at depth
+/// 40, each at about 105,000.
+const EXACT_SPLIT_DEPTH: usize = 20;
 
 /// How far above the best a trajectory's best may end and still be tried,
 /// as a fraction of the best (1/200): of the assignments of 23 trajectory
@@ -268,6 +285,7 @@ impl<'a> Search<'a> {
             exact_try_work: EXACT_TRY_WORK * n,
             exact_cost: EXACT_TRY_WORK * n,
             exact_paused: None,
+            exact_share: (0, 1),
         }
     }
 
@@ -318,7 +336,11 @@ impl<'a> Search<'a> {
                     machines: g.machines,
                     pools: self.inst.pools.clone(),
                 };
-                crate::exact::Exact::new(a, self.best.makespan - 1)
+                let mut exact = crate::exact::Exact::new(a, self.best.makespan - 1);
+                if self.inst.pools_are_all {
+                    exact.split(EXACT_SPLIT_DEPTH, self.exact_share.0, self.exact_share.1);
+                }
+                exact
             }
         };
         let (outcome, work) = exact.run(try_work, keep_going);
@@ -354,6 +376,14 @@ impl<'a> Search<'a> {
         self.restart_from(&found);
         self.patience.gained();
         true
+    }
+
+    /// Makes this search thread `share` of `shares`: when every try is of
+    /// the same assignment, each thread searches its own share of the
+    /// tree (`crate::exact::Exact::split`), not all of them the same.
+    pub(crate) fn share_exact(mut self, share: usize, shares: usize) -> Self {
+        self.exact_share = (share as u64, shares.max(1) as u64);
+        self
     }
 
     /// What the exact step remembers of a try: the assignment (hashed,
