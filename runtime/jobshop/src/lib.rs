@@ -125,7 +125,7 @@ pub fn solve_from(problem: &JobShop, params: &Params, initial: Option<&JobShopRe
         let from = if t == 0 { first.clone() } else { construct::dispatch(problem, Some(&mut rng)) };
         mirror::Oriented::forward(tabu::Search::new(&graph, graph.sequences(&from), seed).with_mirror(&mirror_graph))
     };
-    let best = run_race(params, lb, first.makespan(), graph.operations(), stop, hooks, started, &result_of, &start);
+    let (best, _) = run_race(params, lb, first.makespan(), graph.operations(), stop, hooks, started, &result_of, &start);
     result_of(&best)
 }
 
@@ -146,7 +146,7 @@ fn run_race<W: parallel::Walk>(
     started: Instant,
     result_of: &(dyn Fn(&W::Solution) -> JobShopResult + Sync),
     start: &(dyn Fn(usize) -> W + Sync),
-) -> W::Solution {
+) -> (W::Solution, Option<i64>) {
     let on_improve = hooks.on_improve;
     on_improve(Improvement { makespan: first_makespan, lower_bound: lb, elapsed_s: started.elapsed().as_secs_f64() });
     let reported = Mutex::new(first_makespan);

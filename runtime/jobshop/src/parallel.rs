@@ -27,6 +27,14 @@ pub(crate) trait Walk {
     fn takes_best(&self) -> bool;
     /// Takes a better solution of another thread (to continue from it, or to relink toward it).
     fn adopt(&mut self, solution: &Self::Solution);
+    /// `Some(h)` when this thread has proven that its share of a search
+    /// split between the threads holds no schedule of makespan at most
+    /// `h` (the flexible search's exact step, when its pools are every
+    /// choice there is): when every thread's `h` is the same, the
+    /// instance has none.
+    fn proven(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Hands a solution out as a checkpoint.
@@ -46,13 +54,22 @@ pub(crate) struct Race<'a, S> {
     pub first_makespan: i64,
 }
 
-/// A thread's best makespan and solution, after its first epoch.
-type Best<S> = Mutex<Option<(i64, S)>>;
+/// A thread's best makespan and solution, and what it has proven (see
+/// [`Walk::proven`]), after its first epoch.
+type Best<S> = Mutex<Option<(i64, S, Option<i64>)>>;
+
+/// The horizon every thread has proven, if they agree on one: no schedule
+/// is that short.
+fn proven_by_all<S>(bests: &[Best<S>]) -> Option<i64> {
+    let proven: Vec<Option<i64>> = bests.iter().map(|b| b.lock().expect("never poisoned").as_ref().and_then(|b| b.2)).collect();
+    proven.iter().all(|&h| h.is_some() && h == proven[0]).then_some(proven[0]).flatten()
+}
 
 /// Runs one search per thread, built in its thread by `start(t)`, until the
-/// deadline, `stop`, or a search that proves its schedule optimal; returns
-/// the best solution of all.
-pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) -> W + Sync)) -> W::Solution {
+/// deadline, `stop`, or a search that proves its schedule optimal, or all
+/// the threads together (see [`Walk::proven`]); returns the best solution
+/// of all, and the lower bound the threads proved together, if any.
+pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) -> W + Sync)) -> (W::Solution, Option<i64>) {
     let threads = r.threads.max(1);
     let finished = AtomicBool::new(false);
     let barrier = Barrier::new(threads);
@@ -61,7 +78,7 @@ pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) ->
     let lock = |t: usize| bests[t].lock().expect("never poisoned");
     std::thread::scope(|scope| {
         for t in 0..threads {
-            let (finished, barrier, checkpointed, lock) = (&finished, &barrier, &checkpointed, &lock);
+            let (finished, barrier, checkpointed, lock, all) = (&finished, &barrier, &checkpointed, &lock, &bests);
             scope.spawn(move || {
                 let mut search = start(t);
                 (r.report)(search.best_makespan());
@@ -71,7 +88,7 @@ pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) ->
                     if !more {
                         finished.store(true, Ordering::Relaxed);
                     }
-                    *lock(t) = Some((search.best_makespan(), search.best_solution().clone()));
+                    *lock(t) = Some((search.best_makespan(), search.best_solution().clone(), search.proven()));
                     // Every thread reaches both barriers in every epoch, so
                     // none waits for one that has left.
                     barrier.wait();
@@ -83,7 +100,7 @@ pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) ->
                         && let Some((on_checkpoint, every)) = r.checkpoint
                     {
                         let mut last = checkpointed.lock().expect("never poisoned");
-                        if let Some((makespan, solution)) = &*lock(leader)
+                        if let Some((makespan, solution, _)) = &*lock(leader)
                             && *makespan < last.0
                             && last.1.elapsed() >= every
                         {
@@ -94,9 +111,14 @@ pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) ->
                     if finished.load(Ordering::Relaxed) {
                         break;
                     }
+                    // Every thread reads the same proofs here, so all leave
+                    // together.
+                    if proven_by_all(all).is_some_and(|h| h + 1 >= makespan_of(leader)) {
+                        break;
+                    }
                     if leader != t
                         && search.takes_best()
-                        && let Some((makespan, solution)) = &*lock(leader)
+                        && let Some((makespan, solution, _)) = &*lock(leader)
                         && *makespan < search.best_makespan()
                     {
                         search.adopt(solution);
@@ -106,5 +128,7 @@ pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) ->
             });
         }
     });
-    bests.into_iter().filter_map(|b| b.into_inner().expect("never poisoned")).min_by_key(|b| b.0).expect("one thread").1
+    let proven = proven_by_all(&bests).map(|h| h + 1);
+    let best = bests.into_iter().filter_map(|b| b.into_inner().expect("never poisoned")).min_by_key(|b| b.0).expect("one thread").1;
+    (best, proven)
 }

@@ -299,6 +299,12 @@ impl Exact {
         self.s.split = Split { depth, share, shares, reached: 0 };
     }
 
+    /// The last horizon searched, once the search has ended: nothing (in
+    /// its share, see [`Exact::split`]) has a makespan at most that.
+    pub(crate) fn proven(&self) -> Option<i64> {
+        self.ended.then_some(self.s.horizon)
+    }
+
     /// Whether the search has ended: the last bound is proven infeasible.
     fn ended(&self) -> bool {
         self.ended

@@ -71,8 +71,14 @@ pub fn solve_from(problem: &FlexibleJobShop, params: &Params, initial: Option<&J
     };
     // An iteration weighs every alternative of the critical operations.
     let alternatives: usize = problem.jobs.iter().flatten().map(|o| o.alternatives.len()).sum();
-    let best = run_race(params, lb, first.makespan, alternatives, stop, hooks, started, &result_of, &start);
-    result_of(&best)
+    let (best, proven) = run_race(params, lb, first.makespan, alternatives, stop, hooks, started, &result_of, &start);
+    // The exact step may have proven more than the bound the race began with.
+    let mut result = result_of(&best);
+    if let Some(proven) = proven.filter(|&p| p > result.lower_bound) {
+        result.lower_bound = proven.min(result.makespan);
+        result.optimal = result.lower_bound == result.makespan;
+    }
+    result
 }
 
 #[cfg(test)]
