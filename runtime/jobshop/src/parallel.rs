@@ -132,3 +132,20 @@ pub(crate) fn race<W: Walk>(r: &Race<'_, W::Solution>, start: &(dyn Fn(usize) ->
     let best = bests.into_iter().filter_map(|b| b.into_inner().expect("never poisoned")).min_by_key(|b| b.0).expect("one thread").1;
     (best, proven)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A proof counts only when every thread has proven the same horizon
+    /// for its share.
+    #[test]
+    fn a_proof_needs_every_share_at_one_horizon() {
+        let bests = |proven: &[Option<i64>]| -> Vec<Best<()>> { proven.iter().map(|&p| Mutex::new(Some((10, (), p)))).collect() };
+        assert_eq!(proven_by_all(&bests(&[Some(8), Some(8)])), Some(8));
+        assert_eq!(proven_by_all(&bests(&[Some(8)])), Some(8));
+        assert_eq!(proven_by_all(&bests(&[Some(8), None])), None);
+        assert_eq!(proven_by_all(&bests(&[Some(8), Some(9)])), None, "shares of different trees");
+        assert_eq!(proven_by_all(&[Mutex::new(None), Mutex::new(Some((10, (), Some(8))))]), None, "a thread before its first epoch");
+    }
+}

@@ -382,7 +382,13 @@ pub fn jobs_of_result(result: &serde_json::Value) -> Result<Vec<Vec<(usize, i64)
 /// (`None` if none), whether the search ended (the last bound proven
 /// infeasible), and its effort.
 #[doc(hidden)]
-pub fn improve_jobs(jobs: &[Vec<(usize, i64)>], pools: &Pools, split: Option<(usize, u64, u64)>, horizon: i64, keep_going: &mut dyn FnMut() -> bool) -> (Option<i64>, bool, Effort) {
+pub fn improve_jobs(
+    jobs: &[Vec<(usize, i64)>],
+    pools: &Pools,
+    split: Option<(usize, u64, u64)>,
+    horizon: i64,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> (Option<i64>, bool, Effort) {
     let mut exact = Exact::new(Assigned::of_jobs(jobs, pools.clone()), horizon);
     if let Some((depth, share, shares)) = split {
         exact.split(depth, share, shares);
@@ -556,8 +562,11 @@ impl Search {
                     any = true;
                 }
             }
+            if !any {
+                continue;
+            }
             let slack = self.capacity[m] as i64 * (hi - lo) - p;
-            if any && best.is_none_or(|b| slack < b.0) {
+            if best.is_none_or(|b| slack < b.0) {
                 best = Some((slack, m));
             }
         }

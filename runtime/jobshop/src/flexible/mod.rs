@@ -83,8 +83,25 @@ pub fn solve_from(problem: &FlexibleJobShop, params: &Params, initial: Option<&J
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::*;
+
     /// An instance file of `../shared/data/fjsp` (or under `SHARED_DATA`).
     pub fn data(name: &str) -> std::path::PathBuf {
         std::env::var_os("SHARED_DATA").map_or_else(|| std::path::PathBuf::from("../../../shared/data"), Into::into).join("fjsp/instances").join(name)
+    }
+
+    /// Barnes' mt10c1 (ft10 with a copy of one machine, its pool) is solved
+    /// to its optimum, 927 (closed in the literature), and the exact step
+    /// proves it: on one thread by its whole search, on two by each
+    /// thread's share. The solve ends there, long before its limit.
+    #[test]
+    fn a_pooled_instance_is_solved_and_proven_optimal() {
+        let p = FlexibleJobShop::parse_fjs(&std::fs::read_to_string(data("barnes-mt10c1")).unwrap()).unwrap();
+        for threads in [1, 2] {
+            let params = Params { time_limit: std::time::Duration::from_secs(600), threads, seed: 1 };
+            let r = solve(&p, &params, &AtomicBool::new(false), &|_| {});
+            check_flexible_schedule(&p, &r).expect("a valid schedule");
+            assert_eq!((r.makespan, r.lower_bound, r.optimal), (927, 927, true), "{threads} threads");
+        }
     }
 }
