@@ -973,17 +973,25 @@ mod tests {
         assert_eq!(search.exact_tried.len(), 1, "the debt holds the next try back");
     }
 
-    /// A try that runs out of work doubles the next try's.
+    /// A try that runs out of work doubles the next try's, and the next
+    /// try of the same assignment and bound goes on where it stopped.
     #[test]
-    fn a_try_that_runs_out_doubles_the_next() {
+    fn a_try_that_runs_out_doubles_the_next_and_goes_on() {
         let p = mk01();
         let inst = Instance::new(&p);
         let mut search = Search::new(&inst, crate::flexible::construct::dispatch(&p, None), 1);
         search.exact_try_work = 1;
         search.iter = 1_000;
         assert!(!search.exact_step(&mut || true));
-        assert_eq!(search.exact_tried.len(), 1, "tried");
         assert_eq!(search.exact_try_work, 2);
+        assert!(search.exact_tried.is_empty(), "not remembered as tried: it may go on");
+        let work = search.exact_paused.as_ref().expect("paused").1.effort().work;
+        assert!(!search.exact_step(&mut || true));
+        let (key, paused) = search.exact_paused.as_ref().expect("paused again");
+        assert_eq!(*key, search.exact_key(&search.local));
+        // Begun again, it would have stopped where the first did.
+        assert!(paused.effort().work > work, "went on from {work} units");
+        assert_eq!(search.exact_try_work, 4);
     }
 
     #[test]
