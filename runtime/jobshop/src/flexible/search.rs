@@ -380,12 +380,13 @@ impl<'a> Search<'a> {
                 return false;
             }
         };
-        // The step chose the machines of the pools' operations.
+        // The step chose the machines of the pools' operations (each takes
+        // its pool's machines for the same time).
         let mut found = candidate;
         for (m, s) in seq.iter().enumerate() {
-            for &o in s {
-                let d = self.inst.alternatives[o].iter().find(|x| x.0 == m).expect("the step keeps to the alternatives").1;
-                (found.machine[o], found.dur[o]) = (m, d);
+            for &o in s.iter().filter(|&&o| self.inst.pools.pool(o).is_some()) {
+                debug_assert!(self.inst.alternatives[o].iter().any(|x| x == &(m, found.dur[o])), "the step keeps to the pool");
+                found.machine[o] = m;
             }
         }
         found.seq = seq;
