@@ -36,8 +36,7 @@ fn main() {
         Ok(path) => {
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("EXACT_POOLS={path}: {e}"));
             let p = job_model::FlexibleJobShop::parse_fjs(&text).unwrap_or_else(|e| panic!("EXACT_POOLS={path}: {e}"));
-            let alternatives: Vec<Vec<(usize, i64)>> = p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect();
-            jobshop::exact::Pools::of_instance(&alternatives, p.machines)
+            jobshop::exact::Pools::of_problem(&p)
         }
         Err(_) => jobshop::exact::Pools::default(),
     };

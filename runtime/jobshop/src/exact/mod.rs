@@ -95,6 +95,11 @@ impl Assigned {
     }
 }
 
+/// Each operation's alternatives as (machine, duration), in job order.
+pub(crate) fn alternatives(p: &job_model::FlexibleJobShop) -> Vec<Vec<(usize, i64)>> {
+    p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect()
+}
+
 /// Sets of identical machines that the exact step assigns itself: each
 /// operation that may take one machine of a pool may take any of them, for
 /// the same time, and no other operation takes them (Barnes' copies of a
@@ -110,6 +115,11 @@ pub struct Pools {
 }
 
 impl Pools {
+    /// The pools of a problem (see [`Pools::of_instance`]).
+    pub fn of_problem(p: &job_model::FlexibleJobShop) -> Self {
+        Self::of_instance(&alternatives(p), p.machines)
+    }
+
     /// The pools of an instance, from every operation's alternatives
     /// (machine, duration): each set of two or more machines that some
     /// operations may take, all for the same time, and no other operation
@@ -887,6 +897,12 @@ mod tests {
         Some(best)
     }
 
+    /// How many rankings [`optimum`] would try: the product over the
+    /// machines of their operations' orders.
+    fn rankings(a: &Assigned) -> usize {
+        (0..a.machines).map(|m| (1..=a.machine.iter().filter(|&&x| x == m).count()).product::<usize>()).product()
+    }
+
     /// Brute force: the least makespan over every ranking of every
     /// machine, for small instances.
     fn optimum(a: &Assigned) -> i64 {
@@ -948,8 +964,7 @@ mod tests {
             let (jobs, machines) = (3 + rng.below(2), 2 + rng.below(2));
             let mut jobs = random(&mut rng, jobs, machines);
             let a = Assigned::of_jobs(&jobs, Pools::default());
-            let per: Vec<usize> = (0..a.machines).map(|m| a.machine.iter().filter(|&&x| x == m).count()).collect();
-            if per.iter().map(|&k| (1..=k).product::<usize>()).product::<usize>() > 50_000 {
+            if rankings(&a) > 50_000 {
                 continue;
             }
             let opt = optimum(&a);
@@ -1026,8 +1041,7 @@ mod tests {
                     })
                     .collect();
                 let a = Assigned::of_jobs(&assigned, Pools::default());
-                let per: Vec<usize> = (0..a.machines).map(|m| a.machine.iter().filter(|&&x| x == m).count()).collect();
-                if per.iter().map(|&k| (1..=k).product::<usize>()).product::<usize>() > 20_000 {
+                if rankings(&a) > 20_000 {
                     too_big = true;
                     break;
                 }

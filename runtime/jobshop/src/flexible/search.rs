@@ -57,7 +57,7 @@ pub struct Instance {
 impl Instance {
     pub fn new(p: &FlexibleJobShop) -> Self {
         let g = Graph::structure(p.machines, p.jobs.iter().map(Vec::len));
-        let alternatives: Vec<Vec<(usize, i64)>> = p.jobs.iter().flatten().map(|o| o.alternatives.iter().map(|a| (a.machine, a.duration)).collect()).collect();
+        let alternatives = crate::exact::alternatives(p);
         let pools = crate::exact::Pools::of_instance(&alternatives, p.machines);
         let pools_are_all = !pools.machines.is_empty() && alternatives.iter().enumerate().all(|(o, a)| a.len() == 1 || pools.pool(o).is_some());
         Self { g, alternatives, pools, pools_are_all }
